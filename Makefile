@@ -1,0 +1,62 @@
+# Juniper & Oak assistant. `make run` and `make test` set up whatever is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+APP_PY   := .venv/bin/python
+RASA_PY  := .venv-rasa/bin/python
+SPACY    := build/spacy/en_shop/config.cfg
+MODEL    := models/assistant.tar.gz
+
+.PHONY: help setup run test test-unit test-stories validate train bench migrate seed clean browser
+
+help:
+	@echo "make run    set up (first time), train if data changed, start everything, open the demo"
+	@echo "make test   set up what is missing, then run the whole test suite"
+	@echo "make bench  latency/throughput benchmark of Rasa alone vs. the whole stack"
+
+.venv/.installed: requirements/app.txt
+	@test -x .venv/bin/python || python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed as python3 for the gateway and actions." >&2; exit 1; }
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install -q --upgrade pip
+	.venv/bin/pip install -q -r requirements/app.txt
+	touch $@
+
+.venv-rasa/.installed: requirements/rasa.txt
+	test -x .venv-rasa/bin/python || "$$(scripts/find-python310.sh)" -m venv .venv-rasa
+	.venv-rasa/bin/pip install -q --upgrade pip wheel "setuptools<70"
+	.venv-rasa/bin/pip install -q -r requirements/rasa.txt
+	touch $@
+
+$(SPACY): rasa_ext/spacy_pipeline.py .venv-rasa/.installed
+	$(RASA_PY) -m rasa_ext.spacy_pipeline build/spacy/en_shop
+
+setup: .venv/.installed .venv-rasa/.installed $(SPACY)
+
+migrate: .venv/.installed
+	$(APP_PY) -m crm migrate
+
+seed: migrate
+	$(APP_PY) -m crm seed-demo
+
+# Rasa's fingerprint skips training when domain, data and config are unchanged.
+train: setup
+	scripts/train.sh
+
+validate: setup
+	.venv-rasa/bin/rasa data validate --domain domain --data data --config config.yml --fail-on-warnings
+
+run: setup seed train
+	DEMO_MODE=$${DEMO_MODE:-true} $(APP_PY) -m bot.supervisor
+
+browser:
+	@scripts/ensure-chromium.sh
+
+test: setup train browser
+	$(APP_PY) -m pytest tests
+
+bench: setup seed train
+	$(APP_PY) scripts/bench.py
+
+clean:
+	rm -rf build models results var/*.db*

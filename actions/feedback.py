@@ -1,0 +1,324 @@
+"""Asking "How did we do?" and storing the answer.
+
+`action_check_feedback` runs when a customer says thanks, goodbye or "no"
+after a resolved request (slot `resolved_request`, set by the order actions),
+and when they ask to leave feedback. It either starts `feedback_form`
+(sets `ask_feedback`, which the rules branch on) or closes politely. The bot
+asks at most once per conversation: the `feedback_asked` slot covers this
+session, the CRM (`feedback_given`) covers earlier ones.
+
+The form asks for a 1-5 score (buttons, or typed "4", "4 stars", "four"),
+then an optional comment ("no"/"skip" accepted). The score is stored with
+`record_feedback` as soon as it is given; `action_submit_feedback` adds the
+comment to it. A customer who would rather not rate can
+say so at either step, and two unreadable answers end the questions politely
+rather than trapping them in a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions.common import crm_session, latest_intent, verified_customer
+from actions.handoff_resume import staff_rating_given
+from actions.shop_info import PERSON_BUTTON
+from crm.models import Feedback, Handoff, HandoffStatus
+from crm.services.conversations import feedback_given, record_feedback
+
+logger = logging.getLogger(__name__)
+
+SKIPPED = "skipped"
+LOWEST, HIGHEST = 1, 5
+
+ASK_SCORE = "How did we do today? Tap a number from 1 (poor) to 5 (great)."
+SCORE_BUTTONS = [
+    {"title": str(score), "payload": f'/inform{{"rating":"{score}"}}'} for score in range(1, 6)
+]
+ASK_COMMENT = "Thank you! Anything you'd like to add? Type it here, or tap Skip."
+COMMENT_BUTTONS = [{"title": "Skip", "payload": "/deny"}]
+GO_AHEAD = "Go ahead — type your comment and send it."
+OUT_OF_RANGE = "Our scale only goes from 1 to 5. Or say “skip” if you'd rather not rate us."
+NOT_A_SCORE = "Sorry, I need a number from 1 to 5. Or say “skip” if you'd rather not rate us."
+GIVE_UP = "Sorry, I couldn't read that as a number — let's leave the rating there."
+THANKS = "Thank you — your feedback helps us get better. Have a lovely day!"
+SORRY_LOW = (
+    "Thank you for telling us, and I'm sorry we didn't do better. "
+    "If you'd like a person to look into it, just say so."
+)
+SKIP_THANKS = "No problem. Have a lovely day!"
+ALREADY_GIVEN = "You've already rated this conversation — thank you! Is there anything else I can help with?"
+
+# Said before the form's question, by what the customer just said.
+LEAD_IN = {"thank": "You're welcome!", "goodbye": "Before you go, one quick question.", "deny": "Great."}
+# Said when there is nothing to ask.
+CLOSING = {
+    "thank": "You're welcome! I'm here if you need anything else.",
+    "goodbye": "Bye for now — take care!",
+    "deny": "Alright! I'm here if you need anything else.",
+}
+
+_WORD_SCORES = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+}  # fmt: skip
+# "4 out of 5", "4/5", "4 of 5": the scale is not a second score.
+_SCALE = re.compile(r"(?:\bout\s+of|\bof|/)\s*(?:\d+|five|ten)\b", re.IGNORECASE)
+# Number words only count in a short reply ("four", "a solid four"): in a
+# sentence, "one" is rarely a score ("this one was late").
+_MAX_WORDS_FOR_NUMBER_WORDS = 3
+_NUMBER = re.compile(r"(?<![\d.,])(\d{1,3})(?![\d.,]\d)")
+_WORD = re.compile(r"\b(" + "|".join(_WORD_SCORES) + r")\b", re.IGNORECASE)
+_SKIP = re.compile(
+    r"^\W*(no|nope|nah|no thanks?|no thank you|skip( it)?|pass|none|nothing|not now|"
+    r"rather not|i'?d rather not|no comment|n/?a|-)\W*$",
+    re.IGNORECASE,
+)
+
+
+def _to_score(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value) if float(value).is_integer() else None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.isdigit():
+            return int(text)
+        return _WORD_SCORES.get(text)
+    return None
+
+
+def parse_score(text: str | None, entities: list[dict[str, Any]] | None = None) -> int | None:
+    """The one score in a reply: a `rating` entity, else a number or number word.
+
+    Several different numbers ("3 or 4", "4 but delivery took 3 days") are not
+    a score: better to ask again than to store the wrong one.
+    """
+    for entity in entities or []:
+        if entity.get("entity") == "rating":
+            score = _to_score(entity.get("value"))
+            if score is not None:
+                return score
+    if not text or text.startswith("/"):
+        return None
+    body = _SCALE.sub(" ", text)
+    found = {int(n) for n in _NUMBER.findall(body)}
+    if len(body.split()) <= _MAX_WORDS_FOR_NUMBER_WORDS:
+        found |= {_WORD_SCORES[w.lower()] for w in _WORD.findall(body)}
+    return found.pop() if len(found) == 1 else None
+
+
+def is_skip(text: str | None, intent: str | None) -> bool:
+    if intent == "deny":
+        return True
+    cleaned = (text or "").strip()
+    return bool(cleaned) and (bool(_SKIP.match(cleaned)) or cleaned.lower() == SKIPPED)
+
+
+def _latest_text(tracker: Tracker) -> str:
+    text = (tracker.latest_message or {}).get("text")
+    return text if isinstance(text, str) else ""
+
+
+def _latest_entities(tracker: Tracker) -> list[dict[str, Any]]:
+    entities = (tracker.latest_message or {}).get("entities")
+    return entities if isinstance(entities, list) else []
+
+
+class ActionCheckFeedback(Action):
+    def name(self) -> str:
+        return "action_check_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        intent = latest_intent(tracker)
+        if intent == "give_feedback":
+            # The customer asked: a skipped earlier question does not stop them.
+            wanted = True
+        else:
+            wanted = bool(tracker.get_slot("resolved_request")) and not tracker.get_slot(
+                "feedback_asked"
+            )
+        if wanted:
+            with crm_session() as session:
+                wanted = not feedback_given(session, conversation_id=tracker.sender_id)
+            if not wanted and intent == "give_feedback":
+                dispatcher.utter_message(text=ALREADY_GIVEN)
+                return [SlotSet("ask_feedback", False)]
+        if wanted:
+            if intent in LEAD_IN:
+                dispatcher.utter_message(text=LEAD_IN[intent])
+            # "I want to give you 5 stars" already answers the first question.
+            offered = parse_score(None, _latest_entities(tracker)) if intent == "give_feedback" else None
+            score = str(offered) if offered is not None and LOWEST <= offered <= HIGHEST else None
+            return [
+                SlotSet("ask_feedback", True),
+                SlotSet("feedback_asked", True),
+                SlotSet("feedback_score", score),
+                SlotSet("feedback_comment", None),
+                SlotSet("feedback_retries", 0.0),
+            ]
+        dispatcher.utter_message(text=CLOSING.get(intent or "", CLOSING["deny"]))
+        return [SlotSet("ask_feedback", False)]
+
+
+class ActionAskFeedbackScore(Action):
+    def name(self) -> str:
+        return "action_ask_feedback_score"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(text=ASK_SCORE, buttons=SCORE_BUTTONS)
+        return []
+
+
+class ActionAskFeedbackComment(Action):
+    def name(self) -> str:
+        return "action_ask_feedback_comment"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(text=ASK_COMMENT, buttons=COMMENT_BUTTONS)
+        return []
+
+
+class ValidateFeedbackForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_feedback_form"
+
+    def validate_feedback_score(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None:
+            # A reset (action_check_feedback clears old answers), not an answer:
+            # Rasa hands those to the validation when the form starts.
+            return {}
+        text = _latest_text(tracker)
+        score = parse_score(text, _latest_entities(tracker))
+        if score is None and is_skip(text, latest_intent(tracker)):
+            return {"feedback_score": SKIPPED, "feedback_comment": SKIPPED}
+        if score is not None and LOWEST <= score <= HIGHEST:
+            # Stored now, not after the optional comment: a customer who taps
+            # "5" and closes the chat has still rated us.
+            with crm_session() as session:
+                feedback_id = _store_score(session, tracker, score)
+            return {
+                "feedback_score": str(score),
+                "feedback_retries": 0.0,
+                "feedback_id": str(feedback_id) if feedback_id is not None else None,
+            }
+        retries = tracker.get_slot("feedback_retries") or 0
+        if retries >= 1:
+            dispatcher.utter_message(text=GIVE_UP)
+            return {"feedback_score": SKIPPED, "feedback_comment": SKIPPED}
+        dispatcher.utter_message(text=OUT_OF_RANGE if score is not None else NOT_A_SCORE)
+        return {"feedback_score": None, "feedback_retries": float(retries) + 1}
+
+    def validate_feedback_comment(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None:
+            return {}
+        text = _latest_text(tracker).strip()
+        intent = latest_intent(tracker)
+        if not text or text.startswith("/") or is_skip(text, intent):
+            return {"feedback_comment": SKIPPED}
+        if intent == "affirm" and len(text) <= 20:
+            # "yes" to "anything to add?" means they have something to say.
+            dispatcher.utter_message(text=GO_AHEAD)
+            return {"feedback_comment": None}
+        return {"feedback_comment": text}
+
+
+def _store_score(session: Session, tracker: Tracker, score: int) -> int | None:
+    """Store a rating; the id of the new Feedback row, or None if one exists already.
+
+    A double submit (two gateways, a retried request) stores one rating.
+    """
+    # Asked right after staff handed back (action_resume_after_handoff): about that person.
+    rated_staff = tracker.get_slot("rated_staff_user_id")
+    if isinstance(rated_staff, str) and rated_staff.isdigit():
+        staff_user_id: int | None = int(rated_staff)
+        given = staff_rating_given(
+            session, conversation_id=tracker.sender_id, staff_user_id=int(rated_staff)
+        )
+    else:
+        staff_user_id = _rated_staff_member(session, tracker.sender_id)
+        given = feedback_given(session, conversation_id=tracker.sender_id)
+    if given:
+        return None
+    feedback = record_feedback(
+        session,
+        conversation_id=tracker.sender_id,
+        customer=verified_customer(session, tracker),
+        score=score,
+        staff_user_id=staff_user_id,
+    )
+    session.flush()
+    logger.info("feedback stored for conversation %s: score=%d", tracker.sender_id, score)
+    return feedback.id
+
+
+def _rated_staff_member(session: Session, conversation_id: str) -> int | None:
+    """Who resolved this conversation's latest handoff: the rating is about them."""
+    return session.scalar(
+        select(Handoff.resolved_by_id)
+        .where(
+            Handoff.conversation_id == conversation_id,
+            Handoff.status == HandoffStatus.resolved,
+        )
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    )
+
+
+class ActionSubmitFeedback(Action):
+    def name(self) -> str:
+        return "action_submit_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        reset: list[EventType] = [
+            SlotSet("ask_feedback", False),
+            SlotSet("feedback_score", None),
+            SlotSet("feedback_comment", None),
+            SlotSet("feedback_retries", 0.0),
+            SlotSet("rated_staff_user_id", None),
+            SlotSet("feedback_id", None),
+        ]
+        score = _to_score(tracker.get_slot("feedback_score"))
+        if score is None or not LOWEST <= score <= HIGHEST:
+            dispatcher.utter_message(text=SKIP_THANKS)
+            return reset
+        comment = tracker.get_slot("feedback_comment")
+        if not isinstance(comment, str) or comment == SKIPPED:
+            comment = None
+        stored = tracker.get_slot("feedback_id")
+        with crm_session() as session:
+            if isinstance(stored, str) and stored.isdigit():
+                feedback_id: int | None = int(stored)
+            else:
+                # A score the form never validated (it came with "give_feedback").
+                feedback_id = _store_score(session, tracker, score)
+            if comment is not None and feedback_id is not None:
+                feedback = session.get(Feedback, feedback_id)
+                if feedback is not None and feedback.conversation_id == tracker.sender_id:
+                    feedback.comment = comment
+        if score <= 2:
+            dispatcher.utter_message(text=SORRY_LOW, buttons=[PERSON_BUTTON])
+        else:
+            dispatcher.utter_message(text=THANKS)
+        return reset

@@ -1,0 +1,227 @@
+"""The gateway app factory: `uvicorn bot.app:create_app --factory` or `python -m bot serve`.
+
+Nothing happens at import. `create_app` wires routes; the lifespan builds the
+engine, the HTTP client for Rasa, the conversation service and the channels,
+and takes them down again in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import sessionmaker
+
+from bot.channels import sms, telegram, widget
+from bot.conversations import ConversationService
+from bot.fanout import LocalFanout, RedisFanout
+from bot.handoff import StaffAlerts, TelegramStaffAlerts
+from bot.locks import LocalTurnGuard, RedisTurnGuard, TurnGuard
+from bot.logs import configure_logging
+from bot.metrics import Metrics
+from bot.middleware import RequestContextMiddleware
+from bot.rasa import RasaClient
+from bot.ratelimit import RateLimiter
+from bot.routers import health
+from bot.routers import metrics as metrics_router
+from bot.routers import sms as sms_router
+from bot.routers import staff as staff_router
+from bot.routers import telegram as telegram_router
+from bot.settings import GatewaySettings, get_settings
+from bot.staff.context import StaffContext, make_signer, make_templates
+from bot.state import GatewayState
+from crm.db import make_engine
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+# How long shutdown waits for messages in progress (a Rasa turn plus storing).
+_DRAIN_MARGIN_SECONDS = 2.0
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The gateway. `http_transport` lets tests put a stand-in where Rasa would be."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            yield await _start(settings, http_transport, stack)
+
+    development = settings.environment == "development"
+    app = FastAPI(
+        title="Shop assistant gateway",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+        docs_url="/docs" if development else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if development else None,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(metrics_router.router)
+    app.include_router(widget.router)
+    app.include_router(staff_router.router)
+    if settings.sms_enabled:
+        app.include_router(sms_router.router)
+    if settings.telegram_enabled:
+        app.include_router(telegram_router.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if settings.demo_mode:
+        from bot.routers import demo
+
+        app.include_router(demo.router)
+    return app
+
+
+async def _start(
+    settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None, stack: AsyncExitStack
+) -> dict[str, Any]:
+    metrics = Metrics()
+    engine = make_engine(settings.database_url)
+    stack.callback(engine.dispose)
+    http = await stack.enter_async_context(
+        httpx.AsyncClient(
+            transport=transport,
+            timeout=settings.rasa_timeout_seconds,
+            # Every gateway worker talks to one Rasa; keep a few warm connections.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+    )
+    fanout: LocalFanout
+    guard: TurnGuard
+    if settings.redis_url:
+        import redis.asyncio as redis
+
+        client = redis.from_url(settings.redis_url)
+        stack.push_async_callback(client.aclose)
+        fanout = RedisFanout(client)
+        guard = RedisTurnGuard(
+            client,
+            lease_seconds=settings.rasa_timeout_seconds + 30,
+            wait_seconds=settings.rasa_timeout_seconds + 10,
+        )
+    else:
+        fanout = LocalFanout()
+        guard = LocalTurnGuard()
+    await fanout.start()
+    stack.push_async_callback(fanout.aclose)
+    service = ConversationService(
+        sessionmaker=sessionmaker(engine, expire_on_commit=False),
+        rasa=RasaClient(
+            http,
+            base_url=settings.rasa_url,
+            token=settings.rasa_token.get_secret_value(),
+            timeout_seconds=settings.rasa_timeout_seconds,
+        ),
+        metrics=metrics,
+        guard=guard,
+        history_limit=settings.history_limit,
+        events=fanout,
+        alerts=await _staff_alerts(settings, stack),
+        default_wait=timedelta(minutes=settings.handoff_default_wait_minutes),
+        console_url=settings.public_base_url or None,
+    )
+    # Runs first on the way out: messages in progress finish while Rasa and the DB are still there.
+    stack.push_async_callback(service.aclose, timeout=settings.rasa_timeout_seconds + _DRAIN_MARGIN_SECONDS)
+    web = widget.WidgetChannel(
+        service=service,
+        fanout=fanout,
+        metrics=metrics,
+        limits=widget.WidgetLimits(
+            max_message_chars=settings.max_message_chars, max_frame_bytes=settings.max_ws_frame_bytes
+        ),
+        identity_secret=settings.widget_identity_secret.get_secret_value(),
+        session_limiter=RateLimiter(
+            per_minute=settings.rate_limit_session_per_minute, burst=settings.rate_limit_session_burst
+        ),
+        ip_limiter=RateLimiter(
+            per_minute=settings.rate_limit_ip_per_minute, burst=settings.rate_limit_ip_burst
+        ),
+        connect_limiter=RateLimiter(
+            per_minute=settings.rate_limit_connect_per_minute, burst=settings.rate_limit_connect_burst
+        ),
+    )
+    service.register_channel(web)
+    texts: sms.SmsChannel | None = None
+    if settings.sms_enabled:
+        texts = sms.SmsChannel(
+            service=service,
+            metrics=metrics,
+            sessionmaker=sessionmaker(engine, expire_on_commit=False),
+            client=sms.make_twilio_client(
+                account_sid=settings.twilio_account_sid,
+                auth_token=settings.twilio_auth_token.get_secret_value(),
+                api_base_url=settings.twilio_api_base_url,
+            ),
+            from_number=settings.twilio_from_number,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            webhook_url=settings.public_base_url + sms_router.WEBHOOK_PATH,
+        )
+        service.register_channel(texts)
+    # Registers itself and, in polling mode, starts polling; stops before the service drains.
+    chats = await telegram.open_channel(
+        settings,
+        service=service,
+        metrics=metrics,
+        chat_limiter=RateLimiter(
+            per_minute=settings.rate_limit_session_per_minute, burst=settings.rate_limit_session_burst
+        ),
+        stack=stack,
+        drain_seconds=settings.rasa_timeout_seconds + _DRAIN_MARGIN_SECONDS,
+    )
+    if not settings.widget_identity_secret.get_secret_value():
+        logger.warning("WIDGET_IDENTITY_SECRET is not set: no widget visitor can be verified")
+    logger.info(
+        "gateway started",
+        extra={
+            "environment": settings.environment,
+            "redis": bool(settings.redis_url),
+            "demo": settings.demo_mode,
+        },
+    )
+    db = sessionmaker(engine, expire_on_commit=False)
+    staff = StaffContext(
+        settings=settings,
+        service=service,
+        sessionmaker=db,
+        fanout=fanout,
+        signer=make_signer(settings),
+        account_limiter=RateLimiter(
+            per_minute=settings.rate_limit_sign_in_per_minute, burst=settings.rate_limit_sign_in_burst
+        ),
+        ip_limiter=RateLimiter(
+            per_minute=settings.rate_limit_sign_in_ip_per_minute, burst=settings.rate_limit_sign_in_ip_burst
+        ),
+        templates=make_templates(),
+    )
+    if staff.signer is None:
+        logger.warning("STAFF_SESSION_SECRET is not set: the staff console at /staff is closed")
+    state = GatewayState(settings=settings, metrics=metrics, http=http, service=service)
+    return {"gateway": state, "staff": staff, "widget": web, "sms": texts, "telegram": chats}
+
+
+async def _staff_alerts(settings: GatewaySettings, stack: AsyncExitStack) -> StaffAlerts | None:
+    """A Telegram message to the staff chat for each new handoff, when one is configured."""
+    chat_id = settings.staff_telegram_chat_id.strip()
+    if not chat_id:
+        return None
+    token = settings.telegram_bot_token.get_secret_value().strip()
+    if not token:
+        logger.warning("STAFF_TELEGRAM_CHAT_ID is set but TELEGRAM_BOT_TOKEN is not: no Telegram alerts")
+        return None
+    alerts = TelegramStaffAlerts(token=token, chat_id=chat_id, api_base_url=settings.telegram_api_base_url)
+    stack.push_async_callback(alerts.aclose)
+    return alerts

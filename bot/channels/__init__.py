@@ -1,0 +1,1 @@
+"""Channel adapters. Each imports only `base`; none imports another or the core."""

@@ -1,0 +1,152 @@
+"""`python -m bot <command>`: the gateway's command line."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+
+from bot.settings import get_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="The shop assistant's gateway.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway (HTTP, widget WebSocket, webhooks)")
+    serve.add_argument("--host", help="interface to bind (default: GATEWAY_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: GATEWAY_PORT, 8000)")
+    serve.add_argument("--migrate", action="store_true", help="bring the database schema up to date first")
+    serve.set_defaults(run=_serve)
+
+    staff = commands.add_parser("staff", help="staff console accounts")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_commands.add_parser("add", help="create a staff account (asks for the password)")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", required=True, help="shown to customers when this person joins a chat")
+    add.add_argument("--role", choices=["agent", "admin"], default="agent")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input (for scripts)"
+    )
+    add.set_defaults(run=_staff_add)
+    password = staff_commands.add_parser("set-password", help="give an account a new password")
+    password.add_argument("--email", required=True)
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    password.set_defaults(run=_staff_set_password)
+    listing = staff_commands.add_parser("list", help="list staff accounts")
+    listing.set_defaults(run=_staff_list)
+    return parser
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    """The new password, typed twice at a prompt, or one line of standard input."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password (at least 12 characters): ")
+    second = getpass.getpass("Same password again: ")
+    if first != second:
+        print("The two passwords differ; nothing was changed.", file=sys.stderr)
+        return None
+    return first
+
+
+def _staff_add(args: argparse.Namespace) -> int:
+    from bot.staff import accounts, passwords
+    from crm.db import session_scope
+    from crm.models import StaffRole
+
+    password = _read_password(args.password_stdin)
+    if password is None:
+        return 1
+    try:
+        with session_scope(get_settings().database_url) as session:
+            staff = accounts.create_staff(
+                session,
+                email=args.email,
+                name=args.name,
+                role=StaffRole(args.role),
+                password=password,
+                actor="cli",
+            )
+            created = (staff.id, staff.email, staff.role.value)
+    except (accounts.AccountError, passwords.WeakPassword) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"Created {created[2]} account {created[1]} (id {created[0]}). Sign in at /staff.")
+    return 0
+
+
+def _staff_set_password(args: argparse.Namespace) -> int:
+    from bot.staff import accounts, passwords
+    from crm.db import session_scope
+    from crm.services.audit import audit
+
+    password = _read_password(args.password_stdin)
+    if password is None:
+        return 1
+    try:
+        with session_scope(get_settings().database_url) as session:
+            staff = accounts.get_staff_by_email(session, email=args.email)
+            if staff is None:
+                print("There is no staff account with that e-mail address.", file=sys.stderr)
+                return 1
+            staff.password_hash = passwords.hash_password(password)
+            audit(
+                session,
+                actor="cli",
+                action="staff.update",
+                subject=f"staff:{staff.id}",
+                detail={"password": "reset"},
+            )
+    except passwords.WeakPassword as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print("Password changed; sessions signed in with the old one have ended.")
+    return 0
+
+
+def _staff_list(args: argparse.Namespace) -> int:
+    from bot.staff import accounts
+    from crm.db import session_scope
+
+    with session_scope(get_settings().database_url) as session:
+        people = [(s.id, s.email, s.name, s.role.value, s.active) for s in accounts.list_staff(session)]
+    if not people:
+        print("No staff accounts yet: python -m bot staff add --email … --name … --role admin")
+    for staff_id, email, name, role, active in people:
+        print(f"{staff_id}\t{role}\t{'active' if active else 'deactivated'}\t{email}\t{name}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if args.migrate:
+        from crm.migrate import upgrade
+
+        upgrade(settings.database_url)
+    uvicorn.run(
+        "bot.app:create_app",
+        factory=True,
+        host=args.host or settings.gateway_host,
+        port=args.port if args.port is not None else settings.gateway_port,
+        # Logging is ours: JSON, and no query strings (the widget's session token is in one).
+        log_config=None,
+        access_log=False,
+        # Oversized frames are refused before they are read into memory (close 1009).
+        ws_max_size=settings.max_ws_frame_bytes,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))

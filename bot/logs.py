@@ -1,0 +1,108 @@
+"""JSON-lines logging with request and conversation ids.
+
+Customers' words, e-mail addresses and phone numbers never belong in logs at
+INFO. The code does not log them; the formatter also scrubs anything that
+looks like one, because a third-party library (uvicorn logs full request
+paths, and the widget's session token is in the query string) might.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timezone
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+conversation_id_var: ContextVar[str | None] = ContextVar("conversation_id", default=None)
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# E.164-ish: a plus, then 7 or more digits with the usual separators.
+_PHONE = re.compile(r"\+\d[\d ().-]{6,}\d")
+# A query string, as uvicorn prints it in request lines.
+_QUERY = re.compile(r"\?[^\s\"']*")
+
+# Attributes every LogRecord has; anything else was passed with `extra=`.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "conversation_id",
+    "color_message",  # uvicorn's ANSI-coloured copy of msg
+}
+
+
+def scrub(text: str) -> str:
+    text = _EMAIL.sub("[email]", text)
+    text = _PHONE.sub("[phone]", text)
+    return _QUERY.sub("?[query]", text)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": scrub(record.getMessage()),
+        }
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
+        conversation_id = getattr(record, "conversation_id", None) or conversation_id_var.get()
+        if request_id:
+            entry["request_id"] = request_id
+        if conversation_id:
+            entry["conversation_id"] = conversation_id
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in entry:
+                entry[key] = scrub(value) if isinstance(value, str) else value
+        if record.exc_info:
+            entry["exc"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class ContextFilter(logging.Filter):
+    """Copies the context ids onto the record, so any handler (and caplog) sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        if not hasattr(record, "conversation_id"):
+            record.conversation_id = conversation_id_var.get()
+        return True
+
+
+_HANDLER_NAME = "gateway-json"
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Route every log record, uvicorn's included, through one JSON handler on stderr."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler.get_name() == _HANDLER_NAME:
+            root.removeHandler(handler)
+    handler = logging.StreamHandler()
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    # The gateway logs its own access lines, without query strings.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx logs every request URL at INFO; the Rasa calls are measured in metrics instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@contextmanager
+def conversation_context(conversation_id: str) -> Iterator[None]:
+    token = conversation_id_var.set(conversation_id)
+    try:
+        yield
+    finally:
+        conversation_id_var.reset(token)

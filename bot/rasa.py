@@ -1,0 +1,189 @@
+"""Rasa's REST webhook (our `GatewayInput` channel), as one call with one deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+
+from bot.channels.base import Button
+
+FailureKind = Literal["down", "timeout", "http_error", "malformed", "empty"]
+
+WEBHOOK_PATH = "/webhooks/gateway/webhook"
+
+
+class RasaFailure(Exception):
+    """Rasa gave no usable answer. `kind` goes to metrics; no message text goes anywhere."""
+
+    def __init__(self, kind: FailureKind, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind: FailureKind = kind
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class BotReply:
+    text: str = ""
+    buttons: tuple[Button, ...] = ()
+    image: str | None = None
+    custom: dict[str, Any] | None = None
+
+    @property
+    def handoff(self) -> dict[str, Any] | None:
+        value = (self.custom or {}).get("handoff")
+        return value if isinstance(value, dict) else None
+
+    @property
+    def visible(self) -> bool:
+        """Whether a customer would see anything of it (a bare handoff signal is not shown)."""
+        return bool(self.text or self.buttons or self.image)
+
+
+@dataclass(frozen=True)
+class RasaMetadata:
+    channel: str
+    customer_id: str | None
+    locale: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.extra, "channel": self.channel, "customer_id": self.customer_id, "locale": self.locale}
+
+
+class RasaClient:
+    def __init__(self, http: httpx.AsyncClient, *, base_url: str, token: str, timeout_seconds: float) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._url = self._base + WEBHOOK_PATH
+        self._token = token
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._timeout = timeout_seconds
+
+    async def send(self, *, sender: str, message: str, metadata: RasaMetadata) -> list[BotReply]:
+        body = {"sender": sender, "message": message, "metadata": metadata.as_json()}
+        try:
+            # httpx's timeout is per network operation; this bounds the whole turn.
+            async with asyncio.timeout(self._timeout):
+                response = await self._http.post(
+                    self._url, json=body, headers=self._headers, timeout=self._timeout
+                )
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise RasaFailure("timeout", f"no answer within {self._timeout}s") from exc
+        except httpx.TransportError as exc:
+            raise RasaFailure("down", type(exc).__name__) from exc
+        if response.status_code != 200:
+            raise RasaFailure("http_error", f"HTTP {response.status_code}")
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RasaFailure("malformed", "body is not JSON") from exc
+        return parse_replies(data)
+
+    async def trigger_intent(
+        self,
+        *,
+        sender: str,
+        intent: str,
+        entities: dict[str, str] | None = None,
+        end_active_loop: bool = False,
+    ) -> list[BotReply]:
+        """Tell Rasa something happened outside the chat (staff handed back); its replies come back.
+
+        Rasa's HTTP API (`--enable-api --auth-token`) takes the token as a query
+        parameter. Without an `output_channel` Rasa collects the replies and
+        returns them, so they reach the customer through the gateway like any other.
+        `end_active_loop` first ends any form the bot was in the middle of (staff
+        may have stepped in mid-form): the trigger must not be read as its answer.
+        """
+        conversation = f"/conversations/{quote(sender, safe='')}"
+        try:
+            # One deadline for the whole exchange, as for a customer's turn.
+            async with asyncio.timeout(self._timeout):
+                if end_active_loop:
+                    await self._api(
+                        conversation + "/tracker/events",
+                        [
+                            {"event": "active_loop", "name": None},
+                            {"event": "slot", "name": "requested_slot", "value": None},
+                        ],
+                    )
+                data = await self._api(
+                    conversation + "/trigger_intent", {"name": intent, "entities": entities or {}}
+                )
+        except TimeoutError as exc:
+            raise RasaFailure("timeout", f"no answer within {self._timeout}s") from exc
+        if not isinstance(data, dict):
+            raise RasaFailure("malformed", "expected an object with messages")
+        return parse_replies(data.get("messages", []))
+
+    async def _api(self, path: str, body: object) -> object:
+        """One call to Rasa's HTTP API; its JSON answer."""
+        params = {"include_events": "NONE"}
+        if self._token:
+            params["token"] = self._token
+        try:
+            response = await self._http.post(
+                self._base + path, params=params, json=body, timeout=self._timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise RasaFailure("timeout", f"no answer within {self._timeout}s") from exc
+        except httpx.TransportError as exc:
+            raise RasaFailure("down", type(exc).__name__) from exc
+        if response.status_code != 200:
+            raise RasaFailure("http_error", f"HTTP {response.status_code}")
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RasaFailure("malformed", "body is not JSON") from exc
+
+
+def parse_replies(data: object) -> list[BotReply]:
+    """The standard Rasa REST list, checked item by item: half-understood replies are worse than none."""
+    if not isinstance(data, list):
+        raise RasaFailure("malformed", "expected a list of messages")
+    return [_parse_item(item, index) for index, item in enumerate(data)]
+
+
+def _parse_item(item: object, index: int) -> BotReply:
+    if not isinstance(item, dict):
+        raise RasaFailure("malformed", f"item {index} is not an object")
+    text = item.get("text") or ""
+    image = item.get("image")
+    custom = item.get("custom")
+    raw_buttons = item.get("buttons") or []
+    if not isinstance(text, str):
+        raise RasaFailure("malformed", f"item {index}: text is not a string")
+    if image is not None and not isinstance(image, str):
+        raise RasaFailure("malformed", f"item {index}: image is not a string")
+    if custom is not None and not isinstance(custom, dict):
+        raise RasaFailure("malformed", f"item {index}: custom is not an object")
+    if custom is not None and "handoff" in custom and not isinstance(custom["handoff"], dict):
+        raise RasaFailure("malformed", f"item {index}: custom.handoff is not an object")
+    if not isinstance(raw_buttons, list):
+        raise RasaFailure("malformed", f"item {index}: buttons is not a list")
+    buttons = []
+    for button in raw_buttons:
+        if not isinstance(button, dict):
+            raise RasaFailure("malformed", f"item {index}: a button is not an object")
+        title, payload = button.get("title"), button.get("payload")
+        if not isinstance(title, str) or not isinstance(payload, str) or not payload:
+            raise RasaFailure("malformed", f"item {index}: a button lacks a title or payload")
+        buttons.append(Button(title=title, payload=payload))
+    return BotReply(text=text, buttons=tuple(buttons), image=image or None, custom=custom)
+
+
+async def check_url(http: httpx.AsyncClient, url: str, *, timeout: float) -> str:
+    """'ok' when `url` answers 200 in time, else a one-word reason (for /healthz)."""
+    try:
+        async with asyncio.timeout(timeout):
+            response = await http.get(url, timeout=timeout)
+    except (TimeoutError, httpx.TimeoutException):
+        return "timeout"
+    except httpx.TransportError:
+        return "down"
+    return "ok" if response.status_code == 200 else f"http {response.status_code}"

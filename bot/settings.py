@@ -1,0 +1,210 @@
+"""Gateway settings: one typed object, read once from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crm.settings import PROJECT_ROOT
+
+# Values people paste from examples; in production they mean "not configured".
+_PLACEHOLDERS = frozenset({"", "changeme", "change-me", "change_me", "secret", "password", "xxx", "todo"})
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: SecretStr = SecretStr("")
+    action_server_url: str = "http://127.0.0.1:5055"
+    # Total time one Rasa turn may take before the customer gets the apology.
+    rasa_timeout_seconds: float = Field(default=8.0, gt=0)
+    health_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'crm.db'}"
+    redis_url: str | None = None
+
+    widget_identity_secret: SecretStr = SecretStr("")
+    demo_mode: bool = False
+
+    # Telegram: off while there is no bot token. Webhook mode needs a public
+    # HTTPS address; polling suits a shop without one.
+    telegram_bot_token: SecretStr = SecretStr("")
+    telegram_mode: Literal["webhook", "polling"] = "webhook"
+    # Telegram echoes it in X-Telegram-Bot-Api-Secret-Token; without it every webhook call is refused.
+    telegram_webhook_secret: SecretStr = SecretStr("")
+    # When set (webhook mode), the gateway registers this address with Telegram at start-up.
+    telegram_webhook_url: str | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    # For t.me deep links; read from Telegram (getMe) when empty.
+    telegram_bot_username: str = ""
+    # Signs the deep links that link a website customer's Telegram; links are off without it.
+    telegram_link_secret: SecretStr = SecretStr("")
+    telegram_link_ttl_seconds: int = Field(default=600, gt=0, le=86_400)
+
+    # SMS (Twilio): on once the account, its auth token, the sending number and
+    # the public address are all set; off while none is.
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from_number: str = ""  # E.164, the shop's Twilio number
+    # Tests point the real Twilio client at a local fake of the REST API.
+    twilio_api_base_url: str = "https://api.twilio.com"
+    # Where the internet reaches this gateway (what Twilio is configured to call):
+    # webhook signatures are computed over this address, not the one uvicorn sees.
+    public_base_url: str = ""
+
+    # Staff console: signs session cookies and CSRF tokens. In production the
+    # console stays closed until it is set; in development an unset one is a
+    # random secret per process (sign-ins end at a restart).
+    staff_session_secret: SecretStr = SecretStr("")
+    staff_session_hours: float = Field(default=12, gt=0, le=24 * 7)
+    # Sign-in attempts, per account and per address (token buckets).
+    rate_limit_sign_in_per_minute: float = Field(default=5, gt=0)
+    rate_limit_sign_in_burst: int = Field(default=5, gt=0)
+    rate_limit_sign_in_ip_per_minute: float = Field(default=20, gt=0)
+    rate_limit_sign_in_ip_burst: int = Field(default=10, gt=0)
+    # A Telegram chat (group) told about every new handoff; needs TELEGRAM_BOT_TOKEN.
+    staff_telegram_chat_id: str = ""
+    # The wait a customer is told while there is too little history to measure it.
+    handoff_default_wait_minutes: float = Field(default=10, gt=0)
+    canned_replies_path: Path = PROJECT_ROOT / "canned_replies.yml"
+
+    max_message_chars: int = Field(default=2000, gt=0)
+    max_ws_frame_bytes: int = Field(default=16 * 1024, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    history_limit: int = Field(default=200, gt=0)
+
+    # Token buckets: a sustained rate per minute and a burst on top.
+    rate_limit_session_per_minute: float = Field(default=20, gt=0)
+    rate_limit_session_burst: int = Field(default=8, gt=0)
+    rate_limit_ip_per_minute: float = Field(default=120, gt=0)
+    rate_limit_ip_burst: int = Field(default=30, gt=0)
+    rate_limit_connect_per_minute: float = Field(default=30, gt=0)
+    rate_limit_connect_burst: int = Field(default=10, gt=0)
+
+    log_level: str = "INFO"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8000, ge=0, le=65535)
+    # Proxies whose X-Forwarded-For uvicorn believes (per-IP limits need the real client).
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    @field_validator("rasa_url", "action_server_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("redis_url", "telegram_webhook_url")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("telegram_bot_username")
+    @classmethod
+    def _bare_username(cls, value: str) -> str:
+        return value.strip().lstrip("@")
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret_shape(cls, value: SecretStr) -> SecretStr:
+        # Telegram's own rule for secret_token; anything else setWebhook would reject.
+        secret = value.get_secret_value()
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - (1-256 characters)")
+        return value
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token.get_secret_value().strip())
+
+    @field_validator("twilio_api_base_url", "public_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not an http(s) address")
+        return value
+
+    @field_validator("twilio_from_number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"\+[1-9]\d{6,14}", value):
+            raise ValueError("TWILIO_FROM_NUMBER must be an E.164 number such as +447700900000")
+        return value
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.twilio_account_sid.strip())
+
+    @model_validator(mode="after")
+    def _sms_is_whole(self) -> GatewaySettings:
+        # Half a Twilio set-up would silently drop every text; say what is missing instead.
+        parts = {
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid.strip(),
+            "TWILIO_AUTH_TOKEN": self.twilio_auth_token.get_secret_value().strip(),
+            "TWILIO_FROM_NUMBER": self.twilio_from_number,
+        }
+        if not any(parts.values()):
+            return self
+        parts["PUBLIC_BASE_URL"] = self.public_base_url
+        missing = [name for name, value in parts.items() if not value]
+        if missing:
+            raise ValueError(
+                f"SMS is partly configured: set {', '.join(missing)} (or none of the TWILIO_* settings)"
+            )
+        if self.environment == "production":
+            if self.twilio_auth_token.get_secret_value().strip().lower() in _PLACEHOLDERS:
+                raise ValueError("TWILIO_AUTH_TOKEN must be set to a real secret in production")
+            if not self.public_base_url.startswith("https://"):
+                raise ValueError("PUBLIC_BASE_URL must be an https:// address in production")
+        return self
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _production_is_configured(self) -> GatewaySettings:
+        if self.environment != "production":
+            return self
+        for name in ("rasa_token", "widget_identity_secret"):
+            secret: SecretStr = getattr(self, name)
+            if secret.get_secret_value().strip().lower() in _PLACEHOLDERS:
+                raise ValueError(f"{name.upper()} must be set to a real secret in production")
+        if self.telegram_enabled:
+            telegram_secrets = ["telegram_link_secret"] if self.telegram_link_secret.get_secret_value() else []
+            if self.telegram_mode == "webhook":
+                telegram_secrets.append("telegram_webhook_secret")
+            for name in telegram_secrets:
+                secret = getattr(self, name)
+                if secret.get_secret_value().strip().lower() in _PLACEHOLDERS:
+                    raise ValueError(f"{name.upper()} must be set to a real secret in production")
+        staff_secret = self.staff_session_secret.get_secret_value().strip()
+        # Unset, the staff console stays closed (nobody can sign in); a pasted example must not open it.
+        if staff_secret and (staff_secret.lower() in _PLACEHOLDERS or len(staff_secret) < 16):
+            raise ValueError("STAFF_SESSION_SECRET must be a real secret (16+ characters) in production")
+        if self.demo_mode:
+            # Demo mode lets any visitor sign in as any demo customer.
+            raise ValueError("DEMO_MODE must be off in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> GatewaySettings:
+    return GatewaySettings()

@@ -1,0 +1,1 @@
+"""The staff side of the gateway: accounts, sign-in sessions, and what the console shows."""

@@ -1,0 +1,385 @@
+"""What the staff console shows: the queue, one conversation with everything
+the bot knew, the customer's CRM card, and the audit log.
+
+Sync read functions, one unit of work each (keyword-only, the caller owns the
+session), returning plain dataclasses the templates render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot import handoff as queueing
+from bot import store
+from crm.clock import as_utc
+from crm.models import (
+    AuditEntry,
+    Consent,
+    Conversation,
+    ConversationState,
+    Customer,
+    Feedback,
+    Handoff,
+    HandoffStatus,
+    Message,
+    Order,
+    Sender,
+    StaffUser,
+)
+from crm.services.customers import customer_segment
+
+# A conversation with the bot counts as live while its last message is this recent.
+LIVE_WINDOW = timedelta(minutes=30)
+_LIVE_LIMIT = 25
+_ORDERS_ON_CARD = 5
+_FEEDBACK_ON_CARD = 5
+_TRANSCRIPT_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    conversation_id: str
+    channel: str
+    state: ConversationState
+    priority: int
+    since: datetime
+    reason: str | None
+    intent: str | None
+    verified: bool
+    customer_name: str | None
+    assignee_id: int | None
+    assignee_name: str | None
+    callback: bool
+
+
+@dataclass(frozen=True)
+class QueueView:
+    waiting: list[QueueRow]
+    with_staff: list[QueueRow]
+    live: list[QueueRow]
+
+
+@dataclass(frozen=True)
+class Line:
+    id: int
+    sender: Sender
+    text: str
+    buttons: tuple[str, ...]
+    created_at: datetime
+    staff_name: str | None = None
+    suppressed: bool = False
+    note: str | None = None  # what a line without text was (the handoff signal)
+
+
+@dataclass(frozen=True)
+class CustomerCard:
+    external_id: str
+    name: str
+    email: str | None
+    phone: str | None
+    segment: str
+    marketing_opt_in: bool
+    consents: list[tuple[str, bool, str, datetime]]
+    orders: list[dict[str, Any]]
+    feedback: list[dict[str, Any]]
+    conversations: int
+
+
+@dataclass(frozen=True)
+class Packet:
+    id: int
+    reason: str
+    intent: str | None
+    priority: int
+    verified: bool
+    slots: dict[str, Any]
+    order_numbers: list[Any]
+    status: HandoffStatus
+    created_at: datetime
+    assigned_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    id: str
+    channel: str
+    state: ConversationState
+    created_at: datetime
+    assignee_id: int | None
+    assignee_name: str | None
+    lines: list[Line]
+    card: CustomerCard | None
+    packet: Packet | None
+    callback: str | None  # "callback" / "reply_here": the customer's out-of-hours choice
+    earlier_handoffs: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: datetime
+    actor: str
+    actor_name: str | None
+    action: str
+    subject: str
+    conversation_id: str | None
+    detail: dict[str, Any]
+
+
+def _names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(ids))).all())
+
+
+def _choices(session: Session, conversation_ids: list[str]) -> dict[str, str]:
+    """The latest out-of-hours choice per conversation, from the gateway's answers to it."""
+    if not conversation_ids:
+        return {}
+    rows = session.execute(
+        select(Message.conversation_id, Message.data)
+        .where(Message.conversation_id.in_(conversation_ids), Message.sender == Sender.system)
+        .order_by(Message.id)
+    ).all()
+    found: dict[str, str] = {}
+    for conversation_id, data in rows:
+        if (data or {}).get("kind") == "handoff_choice":
+            found[conversation_id] = str(data.get("choice"))
+    return found
+
+
+def queue_view(session: Session, *, now: datetime) -> QueueView:
+    waiting_order = {e.conversation_id: i for i, e in enumerate(queueing.queue(session))}
+    held = list(
+        session.execute(
+            select(Conversation, Customer.first_name, Customer.last_name)
+            .outerjoin(Customer, Conversation.customer_id == Customer.id)
+            .where(Conversation.state.in_([ConversationState.queued, ConversationState.assigned]))
+        ).all()
+    )
+    live = list(
+        session.execute(
+            select(Conversation, Customer.first_name, Customer.last_name)
+            .outerjoin(Customer, Conversation.customer_id == Customer.id)
+            .where(Conversation.state == ConversationState.bot, Conversation.updated_at >= now - LIVE_WINDOW)
+            .order_by(Conversation.updated_at.desc())
+            .limit(_LIVE_LIMIT)
+        ).all()
+    )
+    ids = [row[0].id for row in held]
+    packets: dict[str, list[Handoff]] = {}
+    for h in session.scalars(
+        select(Handoff)
+        .where(Handoff.conversation_id.in_(ids), Handoff.status != HandoffStatus.resolved)
+        .order_by(Handoff.id)
+    ):
+        packets.setdefault(h.conversation_id, []).append(h)
+    names = _names(session, {h.assigned_to_id for hs in packets.values() for h in hs if h.assigned_to_id})
+    choices = _choices(session, ids)
+
+    def row(conversation: Conversation, first: str | None, last: str | None) -> QueueRow:
+        open_ = packets.get(conversation.id, [])
+        latest = open_[-1] if open_ else None
+        assignee = latest.assigned_to_id if latest is not None else None
+        return QueueRow(
+            conversation_id=conversation.id,
+            channel=conversation.channel,
+            state=conversation.state,
+            priority=max((h.priority for h in open_), default=0),
+            since=min((as_utc(h.created_at) for h in open_), default=as_utc(conversation.updated_at)),
+            reason=latest.reason if latest is not None else None,
+            intent=latest.intent if latest is not None else None,
+            verified=conversation.customer_id is not None,
+            customer_name=" ".join(p for p in (first, last) if p) or None,
+            assignee_id=assignee,
+            assignee_name=names.get(assignee) if assignee else None,
+            callback=choices.get(conversation.id) == "callback",
+        )
+
+    rows = [row(*r) for r in held]
+    waiting = sorted(
+        (r for r in rows if r.state == ConversationState.queued),
+        key=lambda r: waiting_order.get(r.conversation_id, len(waiting_order)),
+    )
+    with_staff = sorted((r for r in rows if r.state == ConversationState.assigned), key=lambda r: r.since)
+    return QueueView(waiting=waiting, with_staff=with_staff, live=[row(*r) for r in live])
+
+
+def conversation_view(session: Session, *, conversation_id: str) -> ConversationView | None:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None
+    messages = list(
+        session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.id.desc())
+            .limit(_TRANSCRIPT_LIMIT)
+        )
+    )
+    messages.reverse()
+    handoffs = list(
+        session.scalars(
+            select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id)
+        )
+    )
+    names = _names(
+        session,
+        {m.staff_user_id for m in messages if m.staff_user_id}
+        | {h.assigned_to_id for h in handoffs if h.assigned_to_id}
+        | {h.resolved_by_id for h in handoffs if h.resolved_by_id},
+    )
+    assignee = store.assignee(session, conversation_id=conversation_id)
+    latest = handoffs[-1] if handoffs else None
+    packet = None
+    if latest is not None:
+        packet = Packet(
+            id=latest.id,
+            reason=latest.reason,
+            intent=latest.intent,
+            priority=latest.priority,
+            verified=latest.verified,
+            slots=dict(latest.slots or {}),
+            order_numbers=list(latest.order_numbers or []),
+            status=latest.status,
+            created_at=as_utc(latest.created_at),
+            assigned_at=as_utc(latest.assigned_at) if latest.assigned_at else None,
+            resolved_at=as_utc(latest.resolved_at) if latest.resolved_at else None,
+            resolved_by=names.get(latest.resolved_by_id) if latest.resolved_by_id else None,
+        )
+    customer = session.get(Customer, conversation.customer_id) if conversation.customer_id else None
+    return ConversationView(
+        id=conversation.id,
+        channel=conversation.channel,
+        state=conversation.state,
+        created_at=as_utc(conversation.created_at),
+        assignee_id=assignee,
+        assignee_name=names.get(assignee) if assignee else None,
+        lines=[line_of(m, names) for m in messages],
+        card=customer_card(session, customer=customer) if customer is not None else None,
+        packet=packet,
+        callback=_choices(session, [conversation_id]).get(conversation_id),
+        earlier_handoffs=max(0, len(handoffs) - 1),
+    )
+
+
+def line_of(message: Message, names: dict[int, str]) -> Line:
+    data = message.data or {}
+    buttons = tuple(str(b.get("title", "")) for b in data.get("buttons") or [] if isinstance(b, dict))
+    note = None
+    custom = data.get("custom")
+    if not message.text and isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
+        note = f"The assistant handed over ({custom['handoff'].get('reason', 'unknown reason')})."
+    elif not message.text and custom is not None:
+        note = "The assistant sent structured data."
+    if message.sender == Sender.customer and data.get("payload"):
+        note = "Pressed a button" + (" the assistant no longer offered." if data.get("rejected") else ".")
+    return Line(
+        id=message.id,
+        sender=message.sender,
+        text=message.text,
+        buttons=buttons,
+        created_at=as_utc(message.created_at),
+        staff_name=names.get(message.staff_user_id) if message.staff_user_id else None,
+        suppressed=bool(data.get("suppressed")),
+        note=note,
+    )
+
+
+def staff_line(session: Session, *, message_id: int) -> Line | None:
+    message = session.get(Message, message_id)
+    if message is None:
+        return None
+    return line_of(message, _names(session, {message.staff_user_id} if message.staff_user_id else set()))
+
+
+def customer_card(session: Session, *, customer: Customer) -> CustomerCard:
+    orders = session.scalars(
+        select(Order)
+        .where(Order.customer_id == customer.id)
+        .order_by(Order.placed_at.desc())
+        .limit(_ORDERS_ON_CARD)
+    )
+    feedback = session.scalars(
+        select(Feedback)
+        .where(Feedback.customer_id == customer.id)
+        .order_by(Feedback.created_at.desc())
+        .limit(_FEEDBACK_ON_CARD)
+    )
+    consents = session.scalars(
+        select(Consent)
+        .where(Consent.customer_id == customer.id)
+        .order_by(Consent.created_at.desc())
+        .limit(10)
+    )
+    conversations = session.scalar(
+        select(func.count(Conversation.id)).where(Conversation.customer_id == customer.id)
+    )
+    return CustomerCard(
+        external_id=customer.external_id,
+        name=f"{customer.first_name} {customer.last_name}".strip(),
+        email=customer.email,
+        phone=customer.phone,
+        segment=customer_segment(session, customer=customer),
+        marketing_opt_in=customer.marketing_opt_in,
+        consents=[(c.kind, c.granted, c.source, as_utc(c.created_at)) for c in consents],
+        orders=[
+            {
+                "number": o.number,
+                "status": o.status.value,
+                "total": f"{o.total:.2f} {o.currency}",
+                "placed_at": as_utc(o.placed_at),
+                "carrier": o.carrier,
+                "tracking": o.tracking_number,
+            }
+            for o in orders
+        ],
+        feedback=[
+            {"kind": f.kind, "score": f.score, "comment": f.comment, "at": as_utc(f.created_at)}
+            for f in feedback
+        ],
+        conversations=conversations or 0,
+    )
+
+
+def audit_log(
+    session: Session, *, limit: int, before_id: int | None = None
+) -> tuple[list[AuditRow], int | None]:
+    """Newest first; the id to pass as `before_id` for the next page, or None at the end."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    entries = list(session.scalars(query))
+    more = len(entries) > limit
+    entries = entries[:limit]
+    staff_ids = {
+        int(e.actor.split(":", 1)[1])
+        for e in entries
+        if e.actor.startswith("staff:") and e.actor[6:].isdigit()
+    }
+    names = _names(session, staff_ids)
+    rows = []
+    for e in entries:
+        actor_name = None
+        if e.actor.startswith("staff:") and e.actor[6:].isdigit():
+            actor_name = names.get(int(e.actor[6:]))
+        conversation_id = e.subject.split(":", 1)[1] if e.subject.startswith("conversation:") else None
+        rows.append(
+            AuditRow(
+                at=as_utc(e.at),
+                actor=e.actor,
+                actor_name=actor_name,
+                action=e.action,
+                subject=e.subject,
+                conversation_id=conversation_id,
+                detail=dict(e.detail or {}),
+            )
+        )
+    return rows, (entries[-1].id if more and entries else None)

@@ -1,0 +1,235 @@
+"""Run the whole product on one machine: action server, Rasa server, gateway.
+
+`python -m bot.supervisor` (what `make run` calls) starts the three processes
+with their output prefixed, waits until the gateway reports all of them
+healthy, prints the address of the demo shop, and stops everything on Ctrl-C.
+The end-to-end tests and the benchmark start the same `Stack` on free ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRETS_FILE = ROOT / "var" / "secrets.env"
+COLOURS = {"actions": "\033[35m", "rasa": "\033[36m", "gateway": "\033[32m"}
+RESET = "\033[0m"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def local_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
+    """Secrets for a one-machine install, made once and kept in var/ (mode 600).
+
+    A shop owner who sets RASA_TOKEN / WIDGET_IDENTITY_SECRET / STAFF_SESSION_SECRET in the environment
+    or .env keeps control; otherwise they never have to invent one.
+    """
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                values[key.strip()] = value.strip()
+    changed = False
+    for key in ("RASA_TOKEN", "WIDGET_IDENTITY_SECRET", "STAFF_SESSION_SECRET"):
+        if not values.get(key):
+            values[key] = secrets.token_urlsafe(32)
+            changed = True
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        path.chmod(0o600)
+    return values
+
+
+@dataclass
+class Stack:
+    """The three processes and the settings they share."""
+
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    rasa_port: int = 5005
+    action_port: int = 5055
+    gateway_port: int = 8000
+    model: Path = ROOT / "models" / "assistant.tar.gz"
+    quiet: bool = False
+    log_dir: Path | None = None
+    processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    _pumps: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(self.env)
+        for key, value in local_secrets().items():
+            env.setdefault(key, value)
+        env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'crm.db'}")
+        env.setdefault("TRACKER_STORE_URL", f"sqlite:///{ROOT / 'var' / 'rasa.db'}")
+        env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.action_port}/webhook"
+        env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{self.action_port}"
+        env["RASA_URL"] = self.rasa_url
+        env["GATEWAY_PORT"] = str(self.gateway_port)
+        # rasa-sdk binds to every interface unless told otherwise; the action
+        # server trusts the tracker it is sent, so it must only hear Rasa.
+        env["SANIC_HOST"] = "127.0.0.1"
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def commands(self, env: Mapping[str, str]) -> dict[str, list[str]]:
+        app_py = str(ROOT / ".venv" / "bin" / "python")
+        rasa = str(ROOT / ".venv-rasa" / "bin" / "rasa")
+        return {
+            "actions": [app_py, "-m", "rasa_sdk", "--actions", "actions", "-p", str(self.action_port)],
+            "rasa": [
+                rasa, "run", "--model", str(self.model), "--endpoints", "endpoints.yml",
+                "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(self.rasa_port),
+                "--enable-api", "--auth-token", env["RASA_TOKEN"],
+            ],
+            "gateway": [
+                app_py, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", "127.0.0.1",
+                "--port", str(self.gateway_port), "--ws-max-size", "65536", "--no-access-log",
+            ],
+        }
+
+    async def start(self) -> None:
+        env = self.child_env()
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name, cmd in self.commands(env).items():
+            proc = await asyncio.create_subprocess_exec(
+                *cmd, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            )
+            self.processes[name] = proc
+            self._pumps.append(asyncio.create_task(self._pump(name, proc)))
+
+    async def _pump(self, name: str, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        log = (self.log_dir / f"{name}.log").open("a") if self.log_dir else None
+        prefix = f"{COLOURS.get(name, '')}{name:>8}{RESET} | " if sys.stdout.isatty() else f"{name:>8} | "
+        try:
+            async for raw in proc.stdout:
+                line = raw.decode(errors="replace").rstrip()
+                if log:
+                    log.write(line + "\n")
+                    log.flush()
+                if not self.quiet:
+                    print(prefix + line, flush=True)
+        finally:
+            if log:
+                log.close()
+
+    def exited(self) -> list[str]:
+        return [n for n, p in self.processes.items() if p.returncode is not None]
+
+    async def wait_healthy(self, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=5) as client:
+            while time.monotonic() < deadline:
+                if dead := self.exited():
+                    raise RuntimeError(f"{', '.join(dead)} exited during start-up")
+                try:
+                    response = await client.get(f"{self.gateway_url}/healthz")
+                    if response.status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.5)
+        raise TimeoutError(f"the stack was not healthy after {timeout:.0f}s")
+
+    async def stop(self, grace: float = 15.0) -> None:
+        for proc in self.processes.values():
+            if proc.returncode is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for proc in self.processes.values():
+            try:
+                await asyncio.wait_for(proc.wait(), grace)
+            except asyncio.TimeoutError:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                await proc.wait()
+        for pump in self._pumps:
+            pump.cancel()
+
+
+async def _main() -> int:
+    stack = Stack(
+        rasa_port=int(os.environ.get("RASA_PORT", 5005)),
+        action_port=int(os.environ.get("ACTION_PORT", 5055)),
+        gateway_port=int(os.environ.get("GATEWAY_PORT", 8000)),
+    )
+    if not stack.model.exists():
+        print(f"No trained model at {stack.model}: run `make train` first.", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started = time.monotonic()
+    await stack.start()
+    try:
+        health = asyncio.create_task(stack.wait_healthy())
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({health, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if health in done:
+            health.result()
+            demo = os.environ.get("DEMO_MODE", "").lower() in {"1", "true", "yes"}
+            print(
+                f"\n  Ready in {time.monotonic() - started:.0f}s.\n"
+                f"  {'Demo shop with the chat widget' if demo else 'Gateway'}: {stack.gateway_url}/\n"
+                f"  Health: {stack.gateway_url}/healthz   Metrics: {stack.gateway_url}/metrics\n"
+                "  Press Ctrl-C to stop.\n",
+                flush=True,
+            )
+            while not stop.is_set():
+                if dead := stack.exited():
+                    print(f"{', '.join(dead)} stopped unexpectedly; shutting down.", file=sys.stderr)
+                    return 1
+                try:
+                    await asyncio.wait_for(stop.wait(), 1.0)
+                except asyncio.TimeoutError:
+                    pass
+        else:
+            health.cancel()
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"Start-up failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("Stopping…", flush=True)
+        await stack.stop()
+
+
+def main() -> None:
+    raise SystemExit(asyncio.run(_main()))
+
+
+if __name__ == "__main__":
+    main()

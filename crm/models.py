@@ -1,0 +1,331 @@
+"""The CRM schema: SQLAlchemy 2 typed models.
+
+One shop's customers, what they bought, and every conversation they had with
+the shop. Timestamps are timezone-aware UTC. Identifiers the shop already uses
+(customer ids from its spreadsheet, order numbers) are kept as strings because
+shops write them with letters and leading zeros.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Store enum values as plain strings so the database stays readable and
+    # adding a member never needs a PostgreSQL ALTER TYPE.
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class OrderStatus(str, enum.Enum):
+    placed = "placed"
+    paid = "paid"
+    shipped = "shipped"
+    delivered = "delivered"
+    cancelled = "cancelled"
+    returned = "returned"
+
+
+class ReturnStatus(str, enum.Enum):
+    requested = "requested"
+    approved = "approved"
+    received = "received"
+    refunded = "refunded"
+    rejected = "rejected"
+
+
+class ConversationState(str, enum.Enum):
+    bot = "bot"
+    queued = "queued"
+    assigned = "assigned"
+    resolved = "resolved"
+
+
+class Sender(str, enum.Enum):
+    customer = "customer"
+    bot = "bot"
+    agent = "agent"
+    system = "system"
+
+
+class HandoffStatus(str, enum.Enum):
+    queued = "queued"
+    assigned = "assigned"
+    resolved = "resolved"
+
+
+class StaffRole(str, enum.Enum):
+    agent = "agent"
+    admin = "admin"
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The shop's own customer id (the `customer_id` column of customers.csv).
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)  # stored lower-case
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+    marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    identities: Mapped[list[ChannelIdentity]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan"
+    )
+    orders: Mapped[list[Order]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", order_by="Order.placed_at.desc()"
+    )
+    consents: Mapped[list[Consent]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan"
+    )
+
+
+class ChannelIdentity(Base):
+    """A customer's address on a channel: a Telegram user id, a phone number."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))  # "telegram", "sms", "web"
+    external_user_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="identities")
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    price: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # As the shop writes it, without "#" or leading zeros: "1043".
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    placed_at: Mapped[datetime]
+    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus))
+    total: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    carrier: Mapped[str | None] = mapped_column(String(50))
+    tracking_number: Mapped[str | None] = mapped_column(String(64))
+    shipped_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    shipping_address: Mapped[str | None] = mapped_column(Text)
+
+    customer: Mapped[Customer] = relationship(back_populates="orders")
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
+    )
+    returns: Mapped[list[ReturnRequest]] = relationship(
+        back_populates="order", cascade="all, delete-orphan"
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+
+class ReturnRequest(Base):
+    """A return and its refund: one record, with a reference the customer can quote."""
+
+    __tablename__ = "returns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)  # "R-7K3QX2"
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[ReturnStatus] = mapped_column(_enum(ReturnStatus), default=ReturnStatus.requested)
+    amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    refunded_at: Mapped[datetime | None]
+
+    order: Mapped[Order] = relationship(back_populates="returns")
+
+
+class Conversation(Base):
+    """One customer's thread on one channel. Its id is Rasa's sender id."""
+
+    __tablename__ = "conversations"
+    # Channels find a conversation by where its replies go (widget session
+    # hash, Telegram chat, phone number) on every inbound message.
+    __table_args__ = (Index("ix_conversations_channel_address", "channel", "address"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))  # "web", "telegram", "sms", "shell"
+    # Where replies go on that channel: widget session id, Telegram chat id, phone number.
+    address: Mapped[str] = mapped_column(String(128), default="")
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    state: Mapped[ConversationState] = mapped_column(
+        _enum(ConversationState), default=ConversationState.bot
+    )
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", cascade="all, delete-orphan", order_by="Message.id"
+    )
+
+
+class Message(Base):
+    """One line of a transcript. Inbound messages carry the channel's own id,
+    whose uniqueness per channel is the atomic de-duplication claim."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("channel", "channel_message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    channel_message_id: Mapped[str | None] = mapped_column(String(128))
+    sender: Mapped[Sender] = mapped_column(_enum(Sender))
+    text: Mapped[str] = mapped_column(Text, default="")
+    # Buttons, custom payloads, the button payload a customer pressed.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole), default=StaffRole.agent)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Handoff(Base):
+    """The packet a person needs to take over: why, and what the bot knew."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_status_priority", "status", "priority"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(40))  # request_human, complaint, fallback, verification_failed
+    intent: Mapped[str | None] = mapped_column(String(60))
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # higher first
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    slots: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    order_numbers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[HandoffStatus] = mapped_column(_enum(HandoffStatus), default=HandoffStatus.queued)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assigned_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="csat")  # "csat" 1-5, "nps" 0-10
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    # The staff member who resolved the handoff this rating is about, if any.
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Consent(Base):
+    """Every change of a consent, so the shop can show when and how it was given."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "marketing", "sms"
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(20))  # channel or "import"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="consents")
+
+
+class AuditEntry(Base):
+    """Who did what to whom, and when. Never holds message content or contact data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # "customer:C001", "staff:3", "system"
+    action: Mapped[str] = mapped_column(String(60))  # "order.cancel", "customer.erase", ...
+    subject: Mapped[str] = mapped_column(String(128), default="")  # "order:1043", "conversation:<id>"
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

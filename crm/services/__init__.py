@@ -1,0 +1,75 @@
+"""The CRM's service API. Functions take the session, never commit (the
+caller's unit of work does), and return an object or None."""
+
+from crm.services.audit import audit
+from crm.services.conversations import (
+    feedback_given,
+    get_or_create_conversation,
+    handoff_priority,
+    record_feedback,
+    record_handoff,
+)
+from crm.services.customers import (
+    customer_segment,
+    erase_customer,
+    find_customer_by_channel_identity,
+    find_customer_by_phone,
+    get_customer,
+    get_customer_by_external_id,
+    link_channel_identity,
+    set_marketing_consent,
+    stored_data_summary,
+)
+from crm.services.orders import (
+    can_change,
+    can_return,
+    cancel_order,
+    change_shipping_address,
+    get_order_by_number,
+    get_order_for_customer,
+    invoice_summary,
+    latest_open_order,
+    normalize_email,
+    normalize_order_number,
+    normalize_phone,
+    recent_orders,
+    request_return,
+    returns_for_customer,
+    verify_order_email,
+)
+from crm.services.recommendations import Recommendation, recommend
+
+__all__ = [
+    "Recommendation",
+    "audit",
+    "can_change",
+    "can_return",
+    "cancel_order",
+    "change_shipping_address",
+    "customer_segment",
+    "erase_customer",
+    "feedback_given",
+    "find_customer_by_channel_identity",
+    "find_customer_by_phone",
+    "get_customer",
+    "get_customer_by_external_id",
+    "get_or_create_conversation",
+    "get_order_by_number",
+    "get_order_for_customer",
+    "handoff_priority",
+    "invoice_summary",
+    "latest_open_order",
+    "link_channel_identity",
+    "normalize_email",
+    "normalize_order_number",
+    "normalize_phone",
+    "recent_orders",
+    "recommend",
+    "record_feedback",
+    "record_handoff",
+    "request_return",
+    "returns_for_customer",
+    "set_marketing_consent",
+    "stored_data_summary",
+    "verify_order_email",
+]

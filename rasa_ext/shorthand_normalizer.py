@@ -1,0 +1,59 @@
+"""Rasa component: token lemmas with chat shorthand spelled out.
+
+Sits after the tokenizer and before the featurizers in config.yml. It rewrites
+only `Token.lemma`, which the lemma-based CountVectorsFeaturizers read: "cant
+login pls" is featurised like "can login please". Token text, character offsets
+and the spaCy doc stay untouched, so entity extraction and any featurizer with
+`use_lemma: false` still see what the customer typed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import TEXT, TEXT_TOKENS
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from rasa_ext.shorthand import normalise
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class ShorthandNormalizer(GraphComponent):
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ShorthandNormalizer:
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            # Only the user's text: intent and action names are labels, not words.
+            if message.get(TEXT) is None:
+                continue
+            for token in message.get(TEXT_TOKENS, []):
+                standard = normalise(token.text)
+                if standard is not None:
+                    token.lemma = standard
+        return messages

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import GatewaySettings
+
+
+def settings(**values: object) -> GatewaySettings:
+    return GatewaySettings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_defaults_are_a_local_development_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RASA_URL", "DATABASE_URL", "DEMO_MODE", "ENVIRONMENT", "REDIS_URL", "GATEWAY_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    s = settings()
+    assert s.rasa_url == "http://127.0.0.1:5005"
+    assert s.action_server_url == "http://127.0.0.1:5055"
+    assert s.rasa_timeout_seconds == 8
+    assert s.max_message_chars == 2000
+    assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("var/crm.db")
+    assert (s.gateway_host, s.gateway_port) == ("127.0.0.1", 8000)
+    assert s.demo_mode is False and s.redis_url is None and s.environment == "development"
+
+
+def test_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RASA_URL", "http://rasa:5005/")
+    monkeypatch.setenv("RASA_TIMEOUT_SECONDS", "3.5")
+    monkeypatch.setenv("DEMO_MODE", "true")
+    monkeypatch.setenv("REDIS_URL", "")
+    s = settings()
+    assert s.rasa_url == "http://rasa:5005"
+    assert s.rasa_timeout_seconds == 3.5
+    assert s.demo_mode is True
+    assert s.redis_url is None
+
+
+@pytest.mark.parametrize("placeholder", ["", "changeme", "CHANGEME", " secret "])
+@pytest.mark.parametrize("name", ["rasa_token", "widget_identity_secret"])
+def test_production_refuses_placeholder_secrets(name: str, placeholder: str) -> None:
+    values = {"rasa_token": "a-real-token-123456", "widget_identity_secret": "a-real-secret-123456"}
+    values[name] = placeholder
+    with pytest.raises(ValidationError, match=name.upper()):
+        settings(environment="production", **values)
+
+
+def test_production_refuses_demo_mode() -> None:
+    with pytest.raises(ValidationError, match="DEMO_MODE"):
+        settings(
+            environment="production",
+            rasa_token="a-real-token-123456",
+            widget_identity_secret="a-real-secret-123456",
+            demo_mode=True,
+        )
+
+
+def test_production_with_real_secrets_is_accepted_and_secrets_stay_hidden() -> None:
+    s = settings(environment="production", rasa_token="a-real-token-123456", widget_identity_secret="s" * 32)
+    assert "a-real-token" not in repr(s)
+
+
+def test_development_tolerates_missing_secrets() -> None:
+    assert settings(environment="development").rasa_token.get_secret_value() == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("rasa_timeout_seconds", 0), ("max_message_chars", -1), ("log_level", "LOUD")]
+)
+def test_nonsense_is_refused(name: str, value: object) -> None:
+    with pytest.raises(ValidationError):
+        settings(**{name: value})

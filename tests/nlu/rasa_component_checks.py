@@ -1,0 +1,240 @@
+"""Checks of the custom Rasa components in rasa_ext/, run inside `.venv-rasa`.
+
+Rasa lives in its own environment, which has no pytest; test_rasa_components.py
+runs this module there (`python -m tests.nlu.rasa_component_checks`) and turns
+each `check_*` function into a test. Each check raises AssertionError on failure.
+Output: one JSON object mapping check name to "ok" or the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+logging.disable(logging.WARNING)
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from rasa.engine.graph import ExecutionContext, GraphSchema  # noqa: E402
+from rasa.engine.storage.local_model_storage import LocalModelStorage  # noqa: E402
+from rasa.engine.storage.resource import Resource  # noqa: E402
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (  # noqa: E402
+    CountVectorsFeaturizer,
+)
+from rasa.nlu.featurizers.sparse_featurizer.regex_featurizer import RegexFeaturizer  # noqa: E402
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer  # noqa: E402
+from rasa.shared.nlu.constants import INTENT, TEXT, TEXT_TOKENS  # noqa: E402
+from rasa.shared.nlu.training_data.message import Message  # noqa: E402
+from rasa.shared.nlu.training_data.training_data import TrainingData  # noqa: E402
+
+from rasa_ext.blended_intent_classifier import BlendedIntentClassifier  # noqa: E402
+from rasa_ext.shorthand_normalizer import ShorthandNormalizer  # noqa: E402
+
+TRAINING = {
+    "track_order": ["where is my order", "where is my parcel", "my package has not arrived",
+                    "when will my order arrive", "track my parcel please"],
+    "request_refund": ["i want a refund", "give me my money back", "refund my order please",
+                       "i want to return this for a refund", "can i get my money back"],
+    "greet": ["hello", "hi there", "good morning", "hey", "hello, anyone there"],
+}
+LOOKUPS = [{"name": "refund_words", "elements": ["refund", "money back", "reimbursement"]}]
+
+
+class Pipeline:
+    """Tokenizer, normaliser, featurizers and classifier as Rasa wires them."""
+
+    def __init__(self, storage: LocalModelStorage) -> None:
+        self.storage = storage
+        self.tokenizer = WhitespaceTokenizer.create(
+            WhitespaceTokenizer.get_default_config(), storage, Resource("tok"), _context("tok")
+        )
+        self.normalizer = ShorthandNormalizer.create({}, storage, Resource("norm"), _context("norm"))
+        self.featurizers = [
+            RegexFeaturizer.create(
+                {**RegexFeaturizer.get_default_config(), "case_sensitive": False},
+                storage, Resource("regex"), _context("regex"),
+            ),
+            CountVectorsFeaturizer.create(
+                CountVectorsFeaturizer.get_default_config(), storage, Resource("words"), _context("words")
+            ),
+            CountVectorsFeaturizer.create(
+                {**CountVectorsFeaturizer.get_default_config(), "analyzer": "char_wb",
+                 "min_ngram": 2, "max_ngram": 4},
+                storage, Resource("chars"), _context("chars"),
+            ),
+        ]
+
+    def train(self, data: TrainingData) -> None:
+        self.tokenizer.process_training_data(data)
+        self.normalizer.process_training_data(data)
+        for featurizer in self.featurizers:
+            featurizer.train(data)
+            featurizer.process_training_data(data)
+
+    def featurize(self, texts: list[str]) -> list[Message]:
+        messages = [Message(data={TEXT: t}) for t in texts]
+        self.tokenizer.process(messages)
+        self.normalizer.process(messages)
+        for featurizer in self.featurizers:
+            featurizer.process(messages)
+        return messages
+
+
+def _context(name: str) -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), node_name=name)
+
+
+def _training_data() -> TrainingData:
+    examples = [
+        Message(data={TEXT: text, INTENT: intent}) for intent, texts in TRAINING.items() for text in texts
+    ]
+    return TrainingData(training_examples=examples, lookup_tables=LOOKUPS)
+
+
+def _trained(storage: LocalModelStorage, config: dict[str, Any] | None = None):
+    pipeline = Pipeline(storage)
+    data = _training_data()
+    pipeline.train(data)
+    classifier = BlendedIntentClassifier.create(
+        {**BlendedIntentClassifier.get_default_config(), **(config or {})},
+        storage, Resource("intents"), _context("intents"),
+    )
+    classifier.train(data)
+    return pipeline, classifier
+
+
+def check_normalizer_rewrites_lemmas_not_text() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline = Pipeline(LocalModelStorage(Path(tmp)))
+        [message] = pipeline.featurize(["pls cancel ur ordr plzzz"])
+        tokens = message.get(TEXT_TOKENS)
+        assert [t.lemma for t in tokens] == ["please", "cancel", "your", "order", "please"]
+        assert [t.text for t in tokens] == ["pls", "cancel", "ur", "ordr", "plzzz"]
+        assert [(t.start, t.end) for t in tokens] == [(0, 3), (4, 10), (11, 13), (14, 18), (19, 24)]
+
+
+def check_normalizer_leaves_standard_words_and_numbers_alone() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline = Pipeline(LocalModelStorage(Path(tmp)))
+        [message] = pipeline.featurize(["where is order 10004"])
+        assert [t.lemma for t in message.get(TEXT_TOKENS)] == ["where", "is", "order", "10004"]
+
+
+def check_classifier_predicts_and_ranks() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, classifier = _trained(LocalModelStorage(Path(tmp)))
+        messages = pipeline.featurize(["where is my parcel", "i want my money back", "hi there"])
+        classifier.process(messages)
+        assert [m.get(INTENT)["name"] for m in messages] == ["track_order", "request_refund", "greet"]
+        for message in messages:
+            ranking = message.get("intent_ranking")
+            assert [r["name"] for r in ranking][0] == message.get(INTENT)["name"]
+            confidences = [r["confidence"] for r in ranking]
+            assert confidences == sorted(confidences, reverse=True)
+            assert abs(sum(confidences) - 1.0) < 1e-6
+            assert 0.0 < message.get(INTENT)["confidence"] <= 1.0
+
+
+def check_classifier_uses_concept_flags_for_unseen_words() -> None:
+    # "reimbursement" never occurs in an example; only the refund_words lookup knows it.
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, classifier = _trained(LocalModelStorage(Path(tmp)))
+        [message] = pipeline.featurize(["reimbursement"])
+        classifier.process([message])
+        assert message.get(INTENT)["name"] == "request_refund"
+
+
+def check_classifier_averages_both_models() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, classifier = _trained(LocalModelStorage(Path(tmp)))
+        messages = pipeline.featurize(["where is my order"])
+        names, blended = classifier.predict_proba(messages)
+        counts, tfidf = classifier._views(classifier._blocks(messages))
+        state = classifier._state
+        expected = (state["counts_model"].predict_proba(counts) + state["tfidf_model"].predict_proba(tfidf)) / 2
+        assert names == list(state["counts_model"].classes_) == list(state["tfidf_model"].classes_)
+        assert abs(blended - expected).max() < 1e-12
+        # The two views really differ, or there would be nothing to average.
+        assert abs(state["counts_model"].predict_proba(counts) - state["tfidf_model"].predict_proba(tfidf)).max() > 1e-3
+
+
+def check_classifier_persists_and_loads_the_same_model() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = LocalModelStorage(Path(tmp))
+        pipeline, classifier = _trained(storage)
+        loaded = BlendedIntentClassifier.load(
+            BlendedIntentClassifier.get_default_config(), storage, Resource("intents"), _context("intents")
+        )
+        messages = pipeline.featurize(["when will my order arrive", "hello"])
+        _, before = classifier.predict_proba(messages)
+        _, after = loaded.predict_proba(messages)
+        assert abs(before - after).max() < 1e-12
+
+
+def check_classifier_refuses_a_model_file_with_unsafe_types() -> None:
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = LocalModelStorage(Path(tmp))
+        _trained(storage)
+        with storage.write_to(Resource("intents")) as model_dir:
+            # A type skops does not trust by default stands in for a tampered file.
+            from collections import OrderedDict
+
+            sio.dump({"origins": OrderedDict(a=1)}, model_dir / "blended_intent_classifier.skops")
+        try:
+            BlendedIntentClassifier.load({}, storage, Resource("intents"), _context("intents"))
+        except UntrustedTypesFoundException:
+            return
+        raise AssertionError("a model file with untrusted types was loaded")
+
+
+def check_untrained_classifier_leaves_messages_alone() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = LocalModelStorage(Path(tmp))
+        pipeline = Pipeline(storage)
+        pipeline.train(_training_data())
+        classifier = BlendedIntentClassifier.load({}, storage, Resource("missing"), _context("missing"))
+        [message] = pipeline.featurize(["where is my order"])
+        classifier.process([message])
+        assert message.get(INTENT) is None
+
+
+def check_message_missing_a_feature_block_still_classified() -> None:
+    # No lookup word and no known word: the regex block and most columns are absent.
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, classifier = _trained(LocalModelStorage(Path(tmp)))
+        [message] = pipeline.featurize(["zzqx"])
+        classifier.process([message])
+        assert message.get(INTENT)["name"] in TRAINING
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    name: fn for name, fn in sorted(globals().items()) if name.startswith("check_") and callable(fn)
+}
+
+
+def main(names: list[str]) -> int:
+    results = {}
+    for name in names or list(CHECKS):
+        try:
+            CHECKS[name]()
+            results[name] = "ok"
+        except Exception:  # each check's failure is reported, the others still run
+            results[name] = traceback.format_exc()
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
