@@ -785,7 +785,8 @@ async def test_polling_mode_takes_updates_from_get_updates_and_stops_cleanly(
         await fake.wait_for("sendMessage", lambda p: p["text"] == telegram.NON_TEXT)
         await settle(fake_rasa, fake, seconds=0.5)
         assert [c.message for c in fake_rasa.calls] == ["polled hello"]
-        assert fake.sent_texts(ada.chat_id) == ["echo: polled hello", telegram.NON_TEXT]
+        # The sticker's refusal needs no turn, so it may overtake the echo: count, not order.
+        assert sorted(fake.sent_texts(ada.chat_id)) == sorted(["echo: polled hello", telegram.NON_TEXT])
         # What was taken is confirmed: the next poll asks past it.
         await fake.wait_for("getUpdates", after=fake.count())
         assert fake.pending_updates() == []
