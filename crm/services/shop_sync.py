@@ -249,8 +249,8 @@ def _product(session: Session, line: LineUpdate, currency: str) -> Product:
     return product
 
 
-def _status_after_refund(order: Order) -> OrderStatus:
-    return OrderStatus.cancelled if order.status in (OrderStatus.placed, OrderStatus.paid) else OrderStatus.returned
+def _status_after_refund(status: OrderStatus) -> OrderStatus:
+    return OrderStatus.cancelled if status in (OrderStatus.placed, OrderStatus.paid) else OrderStatus.returned
 
 
 def apply_order_update(session: Session, *, update: OrderUpdate, source: str) -> SyncResult:
@@ -289,8 +289,9 @@ def apply_order_update(session: Session, *, update: OrderUpdate, source: str) ->
         and (before in (OrderStatus.cancelled, OrderStatus.returned) or _PROGRESS[update.status] <= _PROGRESS[before])
     ):
         order.status = update.status
-    if update.fully_refunded or update.deleted:
-        order.status = _status_after_refund(order) if before is not None else order.status
+    if (update.fully_refunded or update.deleted) and order.status != OrderStatus.cancelled:
+        # Refunded before it left is a cancellation; after, the parcel came back.
+        order.status = _status_after_refund(before or order.status)
     if order.status == OrderStatus.cancelled and order.cancelled_at is None:
         order.cancelled_at = update.cancelled_at or update.updated_at or utcnow()
     if order.status == OrderStatus.shipped and order.shipped_at is None:
