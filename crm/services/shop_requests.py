@@ -22,6 +22,7 @@ from crm.models import (
     Order,
     OrderStatus,
     OutboxMessage,
+    ReturnStatus,
     ShopRequest,
     ShopRequestKind,
     ShopRequestStatus,
@@ -143,6 +144,8 @@ def settle(
     order = request.order
     if accepted:
         _carry_out(request, order)
+    elif request.kind == ShopRequestKind.return_:
+        _set_return(order, request, ReturnStatus.rejected)
     request.status = ShopRequestStatus.accepted if accepted else ShopRequestStatus.refused
     request.reason = reason
     request.settled_by = actor[:64]
@@ -164,6 +167,16 @@ def _carry_out(request: ShopRequest, order: Order) -> None:
         order.cancelled_at = utcnow()
     elif request.kind == ShopRequestKind.change_address and request.detail.get("address"):
         order.shipping_address = str(request.detail["address"])
+    elif request.kind == ShopRequestKind.return_:
+        _set_return(order, request, ReturnStatus.approved)
+
+
+def _set_return(order: Order, request: ShopRequest, status: ReturnStatus) -> None:
+    reference = request.detail.get("return_reference")
+    for item in order.returns:
+        # A refund that already happened stays a refund.
+        if item.reference == reference and item.status == ReturnStatus.requested:
+            item.status = status
 
 
 def _same_address(a: str | None, b: str | None) -> bool:
