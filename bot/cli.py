@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--migrate", action="store_true", help="bring the database schema up to date first")
     serve.set_defaults(run=_serve)
 
+    worker = commands.add_parser("worker", help="deliver requests to the shop (outbox) and purge old events")
+    worker.set_defaults(run=_worker)
+
     staff = commands.add_parser("staff", help="staff console accounts")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True)
     add = staff_commands.add_parser("add", help="create a staff account (asks for the password)")
@@ -48,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     key_revoke.add_argument("id", type=int)
     key_revoke.set_defaults(run=_keys_revoke)
     return parser
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.logs import configure_logging
+    from bot.worker import serve
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))
+    return 0
 
 
 def _keys_add(args: argparse.Namespace) -> int:
