@@ -31,7 +31,7 @@ from bot.rasa import RasaClient
 from bot.ratelimit import RateLimiter
 from bot.routers import health
 from bot.routers import metrics as metrics_router
-from bot.routers import shop_api, shop_webhooks
+from bot.routers import shop_api, shop_tasks, shop_webhooks
 from bot.routers import sms as sms_router
 from bot.routers import staff as staff_router
 from bot.routers import telegram as telegram_router
@@ -78,6 +78,7 @@ def create_app(
     app.include_router(staff_router.router)
     app.include_router(shop_webhooks.router)
     app.include_router(shop_api.router)
+    app.include_router(shop_tasks.router)
     if settings.sms_enabled:
         app.include_router(sms_router.router)
     if settings.telegram_enabled:
