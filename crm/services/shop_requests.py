@@ -83,7 +83,7 @@ def create_request(
     )
     session.add(request)
     session.flush()
-    enqueue(session, topic="request.created", payload=request_payload(request))
+    enqueue(session, topic="request.created", payload=request_payload(request), customer_id=order.customer_id)
     audit(
         session,
         actor=actor,
@@ -110,8 +110,12 @@ def request_payload(request: ShopRequest) -> dict[str, Any]:
     }
 
 
-def enqueue(session: Session, *, topic: str, payload: dict[str, Any]) -> OutboxMessage:
-    message = OutboxMessage(event_id=str(uuid.uuid4()), topic=topic, payload=payload, next_attempt_at=utcnow())
+def enqueue(
+    session: Session, *, topic: str, payload: dict[str, Any], customer_id: int | None = None
+) -> OutboxMessage:
+    message = OutboxMessage(
+        event_id=str(uuid.uuid4()), topic=topic, payload=payload, customer_id=customer_id, next_attempt_at=utcnow()
+    )
     session.add(message)
     session.flush()
     return message

@@ -80,6 +80,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.String(length=64), nullable=False),
     sa.Column('topic', sa.String(length=60), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -87,13 +88,16 @@ def upgrade() -> None:
     sa.Column('last_error', sa.String(length=300), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('event_id')
     )
     op.create_index('ix_outbox_status_next', 'outbox', ['status', 'next_attempt_at'], unique=False)
+    op.create_index(op.f('ix_outbox_customer_id'), 'outbox', ['customer_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_outbox_customer_id'), table_name='outbox')
     op.drop_index('ix_outbox_status_next', table_name='outbox')
     op.drop_table('outbox')
     op.drop_index('ix_shop_requests_status_created', table_name='shop_requests')

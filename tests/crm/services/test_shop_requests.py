@@ -83,3 +83,21 @@ def test_a_refund_accepts_the_return_and_a_refusal_rejects_it(session: Session) 
                              detail={"return_reference": second.reference})
     settle(session, request=refused, accepted=False, actor="staff:1", reason="worn")
     assert second.status == ReturnStatus.rejected
+
+
+def test_erasing_the_customer_erases_their_requests_webhooks_and_events(session: Session) -> None:
+    from crm.models import Customer, ShopEvent, ShopRequest
+    from crm.services.customers import erase_customer
+
+    order = _order(session)
+    create_request(session, order=order, kind=ShopRequestKind.change_address, actor="customer:x",
+                   detail={"address": "12 Mill Lane, Bristol BS1 4AB"})
+    _update(session, "ev", updated_at=T, carrier="DPD")
+    bystander = make_order(session, customer=make_customer(session), number="2000", status=OrderStatus.paid)
+    create_request(session, order=bystander, kind=ShopRequestKind.cancel, actor="customer:y")
+    erase_customer(session, customer=order.customer, actor="customer:x")
+    session.flush()
+    assert [r.order.number for r in session.scalars(select(ShopRequest))] == ["2000"]
+    assert [m.payload["order"]["number"] for m in session.scalars(select(OutboxMessage))] == ["2000"]
+    assert session.scalars(select(ShopEvent)).all() == []
+    assert session.scalars(select(Customer.id)).all() == [bystander.customer_id]
