@@ -35,6 +35,7 @@ from actions.shop_requests import (
     CANCEL_UNPAID,
     already_asked,
     ask_shop,
+    waiting_for_shop,
 )
 from crm.clock import as_utc, utcnow
 from crm.models import Customer, Order, OrderStatus, ReturnRequest, ReturnStatus, ShopRequestKind
@@ -289,7 +290,7 @@ class ActionOrderStatus(OrderAction):
         order = turn.pick_order(self.intent, candidates, NO_ORDERS)
         if order is None:
             return _reset()
-        turn.say(done(status_text(order)))
+        turn.say(done(status_text(order) + waiting_for_shop(turn.session, order)))
         return _resolved(self.intent, order)
 
 

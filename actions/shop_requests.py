@@ -37,6 +37,16 @@ _WHAT = {
 }
 
 
+def waiting_for_shop(session: Session, order: Order) -> str:
+    """" I've asked the team to cancel it ..." for each request still open on the order, else ""."""
+    waiting = [
+        kind for kind in ShopRequestKind if open_request(session, order=order, kind=kind) is not None
+    ]
+    return "".join(
+        " " + ALREADY_ASKED.format(what=_WHAT[kind], number=order.number) for kind in waiting
+    )
+
+
 def already_asked(session: Session, order: Order, kind: ShopRequestKind) -> str | None:
     """The sentence for a request that is still open, or None."""
     if open_request(session, order=order, kind=kind) is None:

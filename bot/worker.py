@@ -142,7 +142,7 @@ async def serve(settings: GatewaySettings, *, poll_seconds: float = 1.0, stop: a
 
 def _purge(db: sessionmaker[Session]) -> None:
     with db() as session:
-        removed = purge_events(session)
+        removed = purge_events(session) + outbox.purge_sent(session)
         session.commit()
     if removed:
-        logger.info("old shop events purged", extra={"count": removed})
+        logger.info("old shop events and delivered webhooks purged", extra={"count": removed})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc, utcnow
@@ -95,3 +95,10 @@ def retry(session: Session, *, message_id: int, actor: str) -> OutboxMessage | N
     message.next_attempt_at = utcnow()
     audit(session, actor=actor, action="outbox.retry", subject=f"outbox:{message.id}")
     return message
+
+
+def purge_sent(session: Session, *, now: datetime | None = None, keep: timedelta = timedelta(days=30)) -> int:
+    """Delivered messages older than `keep`; dead letters stay until staff act on them."""
+    cutoff = as_utc(now or utcnow()) - keep
+    result = session.execute(delete(OutboxMessage).where(OutboxMessage.status == "sent", OutboxMessage.sent_at < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

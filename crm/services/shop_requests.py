@@ -155,6 +155,8 @@ def settle(
     request.settled_by = actor[:64]
     request.settled_at = utcnow()
     session.flush()
+    # The shop's own system hears it too, so nobody acts on a request already answered.
+    enqueue(session, topic="request.settled", payload=request_payload(request), customer_id=order.customer_id)
     audit(
         session,
         actor=actor,

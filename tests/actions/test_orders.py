@@ -757,3 +757,16 @@ def test_asking_twice_does_not_send_a_second_request(customer: Any, session: Ses
     assert texts(messages).startswith("I've already asked the team to cancel order #81312;")
     assert len(session.scalars(select(ShopRequest)).all()) == 1
     assert len(session.scalars(select(OutboxMessage)).all()) == 1
+
+
+def test_the_status_mentions_a_request_still_waiting_for_the_shop(customer: Any, session: Session) -> None:
+    make_order(session, customer=customer, number="81313", status=OrderStatus.paid)
+    slots = {"awaiting": "cancel_confirmation", "order_in_question": "81313"}
+    run_action(ActionConfirmCancel(), _tracker("affirm", "yes", slots=slots))
+    _, messages = run_action(ActionOrderStatus(), _tracker("track_order", order_number="81313"))
+    assert "I've already asked the team to cancel order #81313" in texts(messages)
+    request = session.scalars(select(ShopRequest)).one()
+    request.status = ShopRequestStatus.refused
+    session.flush()
+    _, messages = run_action(ActionOrderStatus(), _tracker("track_order", order_number="81313"))
+    assert "asked the team" not in texts(messages)

@@ -127,3 +127,16 @@ def test_a_claimed_message_is_not_claimed_twice(db: sessionmaker[Session]) -> No
 def test_backoff_grows_and_is_capped() -> None:
     assert [outbox.backoff(n).total_seconds() for n in (1, 2, 3)] == [30, 60, 120]
     assert outbox.backoff(30) == timedelta(hours=1)
+
+
+def test_delivered_messages_are_purged_after_thirty_days(db: sessionmaker[Session]) -> None:
+    _queue(db)
+    _queue(db)
+    with db() as session:
+        old, new = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        outbox.mark_sent(session, message=old, now=utcnow() - timedelta(days=31))
+        outbox.mark_sent(session, message=new)
+        session.commit()
+        assert outbox.purge_sent(session) == 1
+        session.commit()
+        assert session.scalars(select(OutboxMessage.id)).all() == [new.id]

@@ -46,6 +46,9 @@ def test_refusing_needs_a_reason_and_settling_twice_is_refused(session: Session)
     with pytest.raises(ValueError, match="reason"):
         settle(session, request=request, accepted=False, actor="staff:1", reason="  ")
     settle(session, request=request, accepted=False, actor="staff:1", reason="already packed")
+    # The shop's system hears that staff answered it, with the reason.
+    settled = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "request.settled")).one()
+    assert (settled.payload["status"], settled.payload["reason"]) == ("refused", "already packed")
     assert outcome_text(request) == "Sorry: the team couldn't cancel order #1044. Their reason: already packed"
     with pytest.raises(RequestClosed):
         settle(session, request=request, accepted=True, actor="staff:1")
