@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversations import ConversationService, DeliveryFailed
@@ -38,7 +39,12 @@ class ShopInbox:
             result = receive(session, event=event, update=update)
             return result, _notices(session, result.settled)
 
-        result, notices = await self._unit(work)
+        try:
+            result, notices = await self._unit(work)
+        except IntegrityError:
+            # Two deliveries created the same new order or customer at once; the
+            # loser's whole transaction was rolled back, and now finds it there.
+            result, notices = await self._unit(work)
         logger.info(
             "shop update",
             extra={"source": event.source, "topic": event.topic, "outcome": result.outcome, "subject": result.subject},

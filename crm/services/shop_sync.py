@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc, utcnow
@@ -120,15 +120,30 @@ class UpdateRefused(ValueError):
 
 
 def claim_event(session: Session, event: IncomingEvent) -> ShopEvent | None:
-    """Insert the event's row; None when this event was already received."""
-    row = ShopEvent(source=event.source, event_key=event.key[:200], topic=event.topic[:60], payload=event.payload)
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return None
-    return row
+    """Insert the event's row; None when this event was already received.
+
+    ON CONFLICT DO NOTHING settles a race between two deliveries in the
+    database, without a savepoint (which pysqlite would commit on release, and
+    the claim must stand or fall with the update it guards).
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(ShopEvent)
+        .values(
+            source=event.source,
+            event_key=event.key[:200],
+            topic=event.topic[:60],
+            subject="",
+            outcome="received",
+            payload=event.payload,
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["source", "event_key"])
+        .returning(ShopEvent.id)
+    )
+    new_id = session.execute(stmt).scalar()
+    return None if new_id is None else session.get(ShopEvent, new_id)
 
 
 def receive(session: Session, *, event: IncomingEvent, update: OrderUpdate | CustomerUpdate | None) -> SyncResult:

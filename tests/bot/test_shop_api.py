@@ -11,7 +11,16 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.models import ApiKey, Customer, Order, OrderStatus, ShopRequest, ShopRequestKind, ShopRequestStatus
+from crm.models import (
+    ApiKey,
+    Customer,
+    Order,
+    OrderStatus,
+    ShopEvent,
+    ShopRequest,
+    ShopRequestKind,
+    ShopRequestStatus,
+)
 from crm.services.api_keys import create_api_key, revoke_api_key
 from crm.services.customers import erase_customer
 from crm.services.shop_requests import create_request
@@ -95,6 +104,11 @@ async def test_refusals_say_why(api: Callable[..., Any], db: sessionmaker[Sessio
     assert half.status_code == 422 and "needs a customer" in half.json()["detail"]
     with db() as session:
         assert session.scalars(select(Order)).all() == []
+        # Refused after its event was claimed: the claim went with it, so a fixed resend applies.
+        assert session.scalars(select(ShopEvent)).all() == []
+    fixed = {"updated_at": "2026-11-02T09:00:00Z", "status": "paid", "customer": {"id": "C901"},
+             "placed_at": "2026-11-02T08:00:00Z", "total": "5.00"}
+    assert (await api("PUT", "/api/v1/orders/1300", fixed)).json()["outcome"] == "applied"
 
 
 @pytest.mark.asyncio
@@ -136,3 +150,20 @@ async def test_settling_a_request(api: Callable[..., Any], db: sessionmaker[Sess
     with db() as session:
         request = session.scalars(select(ShopRequest)).one()
         assert request.status == ShopRequestStatus.accepted and request.order.status == OrderStatus.cancelled
+
+
+@pytest.mark.asyncio
+async def test_two_first_updates_of_one_order_at_once_both_land(
+    api: Callable[..., Any], db: sessionmaker[Session]
+) -> None:
+    import asyncio
+
+    later = NEW_ORDER | {"updated_at": "2026-11-02T09:30:00+00:00", "status": "shipped", "tracking_number": "T-1"}
+    first, second = await asyncio.gather(
+        api("PUT", "/api/v1/orders/1401", NEW_ORDER), api("PUT", "/api/v1/orders/1401", later)
+    )
+    assert {first.status_code, second.status_code} == {200}
+    assert {first.json()["outcome"], second.json()["outcome"]} <= {"applied", "stale"}
+    with db() as session:
+        order = session.scalars(select(Order).where(Order.number == "1401")).one()
+        assert (order.status, order.tracking_number) == (OrderStatus.shipped, "T-1")
