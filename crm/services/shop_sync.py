@@ -37,6 +37,7 @@ from crm.models import (
     ShopEvent,
 )
 from crm.services.audit import audit
+from crm.services.shop_requests import settle_from_order
 
 EVENT_RETENTION = timedelta(days=30)
 _PROGRESS = {
@@ -269,8 +270,6 @@ def _status_after_refund(status: OrderStatus) -> OrderStatus:
 
 
 def apply_order_update(session: Session, *, update: OrderUpdate, source: str) -> SyncResult:
-    from crm.services.shop_requests import settle_from_order
-
     order = _find_order(session, update)
     subject = f"order:{order.number if order else update.number or update.platform_id}"
     if order is not None and _was_erased(session, order.customer.external_id):
