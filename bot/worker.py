@@ -109,13 +109,19 @@ async def serve(settings: GatewaySettings, *, poll_seconds: float = 1.0, stop: a
     engine = make_engine(settings.database_url)
     db = sessionmaker(engine, expire_on_commit=False)
     loop = asyncio.get_running_loop()
+    handled = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         try:
             loop.add_signal_handler(signum, stop.set)
+            handled.append(signum)
         except (NotImplementedError, RuntimeError):
             pass
+    # Fail closed: an unsigned request is one the shop cannot tell from a forgery.
+    sending = bool(settings.shop_requests_webhook_url and settings.shop_requests_webhook_secret.get_secret_value())
     if not settings.shop_requests_webhook_url:
         logger.warning("SHOP_REQUESTS_WEBHOOK_URL is not set: requests wait in the staff task list only")
+    elif not sending:
+        logger.error("SHOP_REQUESTS_WEBHOOK_SECRET is not set: requests are not sent until it is")
     last_purge = utcnow() - PURGE_EVERY
     try:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -127,7 +133,7 @@ async def serve(settings: GatewaySettings, *, poll_seconds: float = 1.0, stop: a
                 max_attempts=settings.shop_requests_max_attempts,
             )
             while not stop.is_set():
-                if settings.shop_requests_webhook_url:
+                if sending:
                     await worker.run_once()
                 if utcnow() - last_purge >= PURGE_EVERY:
                     last_purge = utcnow()
@@ -137,6 +143,8 @@ async def serve(settings: GatewaySettings, *, poll_seconds: float = 1.0, stop: a
                 except TimeoutError:
                     pass
     finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
         engine.dispose()
 
 

@@ -140,3 +140,21 @@ def test_delivered_messages_are_purged_after_thirty_days(db: sessionmaker[Sessio
         assert outbox.purge_sent(session) == 1
         session.commit()
         assert session.scalars(select(OutboxMessage.id)).all() == [new.id]
+
+
+@pytest.mark.asyncio
+async def test_the_worker_process_loop_sends_only_with_a_secret(db: sessionmaker[Session], db_engine) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from bot.worker import serve
+    from tests.bot.conftest import gateway_settings
+
+    _queue(db)
+    url = db_engine.url.render_as_string(hide_password=False)
+    unsigned = gateway_settings(url, shop_requests_webhook_url="http://127.0.0.1:9/never")
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(unsigned, poll_seconds=0.05, stop=stop))
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert (_row(db).status, _row(db).attempts) == ("pending", 0)  # nothing went out unsigned
