@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from bot.shop.api_models import CustomerIn, OrderIn, SettleIn
+from bot.routers.shop_webhooks import WEBHOOK_MAX_BODY
 from bot.shop.inbox import ShopInbox
 from crm.normalize import normalize_order_number
 from crm.services.api_keys import find_api_key
@@ -60,7 +61,7 @@ def _answer(outcome: str, subject: str) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-@router.put("/orders/{number}")
+@router.put("/orders/{number}", max_body_size=WEBHOOK_MAX_BODY)
 async def put_order(number: str, body: OrderIn, request: Request, caller: Caller) -> JSONResponse:
     normalized = normalize_order_number(number)
     if normalized is None:

@@ -178,3 +178,17 @@ async def test_woocommerce_refusals(shop_gateway: Gateway) -> None:
     bad = json.dumps(fixture("woocommerce_order_created") | {"status": 3}).encode()
     response = await _woo(shop_gateway, "order.created", bad)
     assert response.status_code == 422 and "status" in response.json()["detail"]
+
+
+@pytest.mark.asyncio
+async def test_a_big_order_fits_but_a_huge_body_does_not(shop_gateway: Gateway, db: sessionmaker[Session]) -> None:
+    line = fixture("shopify_orders_create")["line_items"][0]
+    big = fixture("shopify_orders_create") | {"line_items": [line | {"id": n} for n in range(300)]}
+    body = json.dumps(big).encode()
+    assert len(body) > 64 * 1024  # more than the gateway takes on its other routes
+    response = await _shopify(shop_gateway, "orders/create", body, event_id="big")
+    assert response.json() == {"outcome": "applied"}
+    order = _order(db, "9999")
+    assert order is not None
+    huge = b'{"pad": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    assert (await _shopify(shop_gateway, "orders/create", huge, event_id="huge")).status_code == 413
