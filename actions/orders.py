@@ -28,14 +28,21 @@ from sqlalchemy.orm import Session
 from actions.common import crm_session, verified_customer
 from actions.identity import start_verification
 from actions.shop_info import join_words, money
+from actions.shop_requests import (
+    ADDRESS_REQUESTED,
+    CANCEL_REFUND,
+    CANCEL_REQUESTED,
+    CANCEL_UNPAID,
+    already_asked,
+    ask_shop,
+    waiting_for_shop,
+)
 from crm.clock import as_utc, utcnow
-from crm.models import Customer, Order, OrderStatus, ReturnRequest, ReturnStatus
+from crm.models import Customer, Order, OrderStatus, ReturnRequest, ReturnStatus, ShopRequestKind
 from crm.services.orders import (
     OPEN_STATUSES,
     can_change,
     can_return,
-    cancel_order,
-    change_shipping_address,
     get_order_for_customer,
     invoice_summary,
     normalize_order_number,
@@ -283,7 +290,7 @@ class ActionOrderStatus(OrderAction):
         order = turn.pick_order(self.intent, candidates, NO_ORDERS)
         if order is None:
             return _reset()
-        turn.say(done(status_text(order)))
+        turn.say(done(status_text(order) + waiting_for_shop(turn.session, order)))
         return _resolved(self.intent, order)
 
 
@@ -353,11 +360,6 @@ CANNOT_CANCEL_DELIVERED = "Order #{number} was delivered {when}, so it can't be 
 RETURN_INSTEAD = " You can return it instead."
 ALREADY_CANCELLED = "Order #{number} is already cancelled — there's nothing more to do."
 ALREADY_RETURNED = "Order #{number} has already been returned to us."
-CANCELLED = (
-    "Done — order #{number} is cancelled. You'll get {total} back to the way you paid within "
-    "{days} working days."
-)
-CANCELLED_UNPAID = "Done — order #{number} is cancelled. You haven't been charged for it."
 
 
 def _return_or_person(order: Order) -> Buttons:
@@ -396,15 +398,18 @@ def _previous_bot_action(tracker: Tracker) -> str | None:
 
 
 def _cancel(turn: Turn, order: Order) -> list[EventType]:
-    paid = order.status == OrderStatus.paid
-    cancel_order(turn.session, order=order, actor=turn.actor)
-    logger.info("order cancelled by the customer in chat")
-    if paid:
+    # The shop cancels it (the parcel may be on the packing table): ask, don't pretend.
+    waiting = already_asked(turn.session, order, ShopRequestKind.cancel)
+    if waiting is not None:
+        turn.say(done(waiting))
+        return _resolved("cancel_order", order)
+    ask_shop(turn.session, turn.tracker, order=order, kind=ShopRequestKind.cancel, actor=turn.actor)
+    text = CANCEL_REQUESTED.format(number=order.number)
+    if order.status == OrderStatus.paid:
         days = load_shop_profile().returns.refund_business_days
-        total = money(order.total, order.currency)
-        text = CANCELLED.format(number=order.number, total=total, days=days)
+        text += CANCEL_REFUND.format(total=money(order.total, order.currency), days=days)
     else:
-        text = CANCELLED_UNPAID.format(number=order.number)
+        text += CANCEL_UNPAID
     turn.say(done(text))
     return _resolved("cancel_order", order)
 
@@ -530,7 +535,6 @@ ADDRESS_TOO_LONG = (
     "That's longer than any address I can store ({max} characters at most). Please send just "
     "the house number and street, the town and the postcode."
 )
-ADDRESS_CHANGED = "Done — order #{number} will be delivered to the new address."
 
 
 class ActionChangeAddress(OrderAction):
@@ -628,9 +632,15 @@ class ActionSaveAddress(OrderAction):
                 CANNOT_CHANGE_ADDRESS_CLOSED.format(number=order.number, status=status), [PERSON_BUTTON]
             )
             return _reset(new_address=None)
-        change_shipping_address(turn.session, order=order, address=address, actor=turn.actor)
-        logger.info("delivery address changed by the customer in chat")
-        turn.say(done(ADDRESS_CHANGED.format(number=order.number)))
+        ask_shop(
+            turn.session,
+            turn.tracker,
+            order=order,
+            kind=ShopRequestKind.change_address,
+            actor=turn.actor,
+            detail={"address": address},
+        )
+        turn.say(done(ADDRESS_REQUESTED.format(number=order.number)))
         return _resolved(self.intent, order) + [SlotSet("new_address", None)]
 
 
@@ -638,7 +648,8 @@ class ActionSaveAddress(OrderAction):
 
 CONFIRM_RETURN = "Shall I open a return for order #{number} ({items}, {total})? {condition}"
 RETURN_CREATED = (
-    "Done — your return for order #{number} is open. Your reference is {reference}.\n"
+    "Your return for order #{number} is open and I've passed it to the team. Your reference is "
+    "{reference}. I'll tell you here as soon as they confirm it.\n"
     "{return_shipping}\nOnce the items reach us, we'll refund {total} within {days} working days."
 )
 NOT_SHIPPED_OFFER_CANCEL = (
@@ -755,6 +766,14 @@ class ActionConfirmRefund(OrderAction):
                 turn.say(NO_LONGER_RETURNABLE.format(number=order.number), [PERSON_BUTTON])
             return _reset()
         request = request_return(turn.session, order=order, reason="Requested in chat", actor=turn.actor)
+        ask_shop(
+            turn.session,
+            turn.tracker,
+            order=order,
+            kind=ShopRequestKind.return_,
+            actor=turn.actor,
+            detail={"return_reference": request.reference},
+        )
         logger.info("return opened by the customer in chat")
         returns = load_shop_profile().returns
         text = RETURN_CREATED.format(

@@ -31,10 +31,12 @@ from bot.rasa import RasaClient
 from bot.ratelimit import RateLimiter
 from bot.routers import health
 from bot.routers import metrics as metrics_router
+from bot.routers import shop_api, shop_tasks, shop_webhooks
 from bot.routers import sms as sms_router
 from bot.routers import staff as staff_router
 from bot.routers import telegram as telegram_router
 from bot.settings import GatewaySettings, get_settings
+from bot.shop.inbox import ShopInbox
 from bot.staff.context import StaffContext, make_signer, make_templates
 from bot.state import GatewayState
 from crm.db import make_engine
@@ -74,6 +76,9 @@ def create_app(
     app.include_router(metrics_router.router)
     app.include_router(widget.router)
     app.include_router(staff_router.router)
+    app.include_router(shop_webhooks.router)
+    app.include_router(shop_api.router)
+    app.include_router(shop_tasks.router)
     if settings.sms_enabled:
         app.include_router(sms_router.router)
     if settings.telegram_enabled:
@@ -210,7 +215,8 @@ async def _start(
     if staff.signer is None:
         logger.warning("STAFF_SESSION_SECRET is not set: the staff console at /staff is closed")
     state = GatewayState(settings=settings, metrics=metrics, http=http, service=service)
-    return {"gateway": state, "staff": staff, "widget": web, "sms": texts, "telegram": chats}
+    shop = ShopInbox(sessionmaker=db, service=service)
+    return {"gateway": state, "staff": staff, "widget": web, "sms": texts, "telegram": chats, "shop": shop}
 
 
 async def _staff_alerts(settings: GatewaySettings, stack: AsyncExitStack) -> StaffAlerts | None:

@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--migrate", action="store_true", help="bring the database schema up to date first")
     serve.set_defaults(run=_serve)
 
+    worker = commands.add_parser("worker", help="deliver requests to the shop (outbox) and purge old events")
+    worker.set_defaults(run=_worker)
+
     staff = commands.add_parser("staff", help="staff console accounts")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True)
     add = staff_commands.add_parser("add", help="create a staff account (asks for the password)")
@@ -37,7 +40,72 @@ def build_parser() -> argparse.ArgumentParser:
     password.set_defaults(run=_staff_set_password)
     listing = staff_commands.add_parser("list", help="list staff accounts")
     listing.set_defaults(run=_staff_list)
+
+    keys = commands.add_parser("keys", help="API keys for the shop's JSON API (/api/v1)")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    key_add = key_commands.add_parser("add", help="create a key (shown once; only a hash is stored)")
+    key_add.add_argument("--name", required=True, help="which shop or system will use it")
+    key_add.set_defaults(run=_keys_add)
+    key_commands.add_parser("list", help="list keys").set_defaults(run=_keys_list)
+    key_revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    key_revoke.add_argument("id", type=int)
+    key_revoke.set_defaults(run=_keys_revoke)
     return parser
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.logs import configure_logging
+    from bot.worker import serve
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _keys_add(args: argparse.Namespace) -> int:
+    from crm.db import session_scope
+    from crm.services.api_keys import create_api_key
+
+    try:
+        with session_scope(get_settings().database_url) as session:
+            row, key = create_api_key(session, name=args.name, actor="cli")
+            key_id = row.id
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"Created API key {key_id}. Copy it now; it is not shown again:\n{key}")
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    from crm.db import session_scope
+    from crm.services.api_keys import list_api_keys
+
+    with session_scope(get_settings().database_url) as session:
+        rows = [(k.id, k.prefix, k.name, k.revoked_at, k.last_used_at) for k in list_api_keys(session)]
+    if not rows:
+        print("No API keys yet: python -m bot keys add --name …")
+    for key_id, prefix, name, revoked, used in rows:
+        state = "revoked" if revoked else "active"
+        last = used.isoformat(timespec="minutes") if used else "never used"
+        print(f"{key_id}\t{state}\t{prefix}…\t{last}\t{name}")
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from crm.db import session_scope
+    from crm.services.api_keys import revoke_api_key
+
+    with session_scope(get_settings().database_url) as session:
+        row = revoke_api_key(session, key_id=args.id, actor="cli")
+    if row is None:
+        print(f"There is no API key {args.id}.", file=sys.stderr)
+        return 1
+    print(f"API key {args.id} is revoked.")
+    return 0
 
 
 def _read_password(from_stdin: bool) -> str | None:

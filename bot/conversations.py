@@ -259,6 +259,22 @@ class ConversationService:
             raise DeliveryFailed(type(exc).__name__) from exc
         return outbound
 
+    async def notify(self, *, conversation_id: str, text: str, data: dict[str, Any]) -> bool:
+        """A message from the shop (a request settled), stored and sent on the customer's channel.
+
+        False when the conversation is gone (erased); DeliveryFailed when stored but not sent.
+        """
+        conversation = await self._db(store.get_conversation, conversation_id=conversation_id)
+        if conversation is None:
+            return False
+        try:
+            await self._say(conversation, text, data)
+        except DeliveryFailed:
+            raise
+        except Exception as exc:
+            raise DeliveryFailed(type(exc).__name__) from exc
+        return True
+
     async def resolve(self, *, conversation_id: str, staff_id: int, may_take_over: bool) -> store.Resolution:
         """Close the handoff and give the conversation back to the bot, which asks for a rating.
 

@@ -76,6 +76,16 @@ class GatewaySettings(BaseSettings):
     handoff_default_wait_minutes: float = Field(default=10, gt=0)
     canned_replies_path: Path = PROJECT_ROOT / "canned_replies.yml"
 
+    # Shop platforms: the secrets their webhooks are signed with; each endpoint
+    # refuses everything (401) while its secret is unset.
+    shopify_webhook_secret: SecretStr = SecretStr("")
+    woocommerce_webhook_secret: SecretStr = SecretStr("")
+    # Where customer requests (cancel, new address, return) are POSTed, signed
+    # with SHOP_REQUESTS_WEBHOOK_SECRET; unset, they wait in the staff task list only.
+    shop_requests_webhook_url: str = ""
+    shop_requests_webhook_secret: SecretStr = SecretStr("")
+    shop_requests_max_attempts: int = Field(default=8, gt=0, le=50)
+
     max_message_chars: int = Field(default=2000, gt=0)
     max_ws_frame_bytes: int = Field(default=16 * 1024, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
@@ -128,7 +138,7 @@ class GatewaySettings(BaseSettings):
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_bot_token.get_secret_value().strip())
 
-    @field_validator("twilio_api_base_url", "public_base_url")
+    @field_validator("twilio_api_base_url", "public_base_url", "shop_requests_webhook_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
@@ -199,6 +209,9 @@ class GatewaySettings(BaseSettings):
         # Unset, the staff console stays closed (nobody can sign in); a pasted example must not open it.
         if staff_secret and (staff_secret.lower() in _PLACEHOLDERS or len(staff_secret) < 16):
             raise ValueError("STAFF_SESSION_SECRET must be a real secret (16+ characters) in production")
+        if self.shop_requests_webhook_url:
+            if self.shop_requests_webhook_secret.get_secret_value().strip().lower() in _PLACEHOLDERS:
+                raise ValueError("SHOP_REQUESTS_WEBHOOK_SECRET must be set to a real secret in production")
         if self.demo_mode:
             # Demo mode lets any visitor sign in as any demo customer.
             raise ValueError("DEMO_MODE must be off in production")

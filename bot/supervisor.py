@@ -111,6 +111,7 @@ class Stack:
                 app_py, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", "127.0.0.1",
                 "--port", str(self.gateway_port), "--ws-max-size", "65536", "--no-access-log",
             ],
+            "worker": [app_py, "-m", "bot", "worker"],
         }
 
     async def start(self) -> None:

@@ -27,6 +27,7 @@ from crm.models import (
     ReturnRequest,
 )
 from crm.services.customers import customer_segment
+from crm.services.shop_sync import purge_events
 from crm.settings import get_settings
 
 
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed-demo", help="load the demo shop into an empty database")
     seed.add_argument("--today", type=date.fromisoformat, help="pretend it is this day (YYYY-MM-DD)")
     commands.add_parser("stats", help="counts of what the CRM holds")
+    again = commands.add_parser("reconcile", help="re-read recent orders from a platform export when webhooks were missed")
+    source = again.add_mutually_exclusive_group(required=True)
+    source.add_argument("--json", type=Path, help="Shopify {\"orders\": [...]} or a WooCommerce list of orders")
+    source.add_argument("--csv", type=Path, help="orders.csv, as for import")
+    again.add_argument("--days", type=int, default=14, help="orders placed in the last N days (default 14)")
+    commands.add_parser("purge-events", help="delete shop-platform events older than 30 days")
     return parser
 
 
@@ -51,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "import" and not (args.customers or args.orders):
         print("nothing to import: give --customers and/or --orders", file=sys.stderr)
         return 2
-    if args.command in ("migrate", "import", "seed-demo"):
+    if args.command in ("migrate", "import", "seed-demo", "reconcile", "purge-events"):
         upgrade(url)
         if args.command == "migrate":
             print("database schema is up to date")
@@ -63,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _import(session, args)
             if args.command == "seed-demo":
                 return _seed(session, args.today)
+            if args.command == "reconcile":
+                return _reconcile(session, args)
+            if args.command == "purge-events":
+                removed = purge_events(session)
+                session.commit()
+                print(f"{removed} shop events older than 30 days deleted")
+                return 0
             return _stats(session)
     except (OperationalError, ProgrammingError) as exc:  # e.g. tables missing
         print(f"database error: {exc.orig}; has `python -m crm migrate` been run?", file=sys.stderr)
@@ -90,6 +104,25 @@ def _import(session: Session, args: argparse.Namespace) -> int:
         print("nothing imported")
         return 1
     session.commit()
+    return 0
+
+
+def _reconcile(session: Session, args: argparse.Namespace) -> int:
+    from crm.reconcile import reconcile_csv, reconcile_json
+
+    try:
+        if args.json:
+            report = reconcile_json(session, args.json, days=args.days)
+        else:
+            report = reconcile_csv(session, args.csv, days=args.days)
+    except (OSError, ValueError) as exc:
+        session.rollback()
+        print(f"cannot read the file: {exc}", file=sys.stderr)
+        return 2
+    for problem in report.problems:
+        print(f"refused  {problem}")
+    session.commit()
+    print(report.summary())
     return 0
 
 

@@ -103,6 +103,8 @@ class Customer(Base):
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When the shop platform last changed it (see Order.source_updated_at).
+    source_updated_at: Mapped[datetime | None]
 
     identities: Mapped[list[ChannelIdentity]] = relationship(
         back_populates="customer", cascade="all, delete-orphan"
@@ -159,6 +161,10 @@ class Order(Base):
     delivered_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     shipping_address: Mapped[str | None] = mapped_column(Text)
+    # The platform's own id ("shopify:450789469"), for updates that name no order number.
+    platform_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # When the platform last changed it: an older update never overwrites a newer one.
+    source_updated_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="orders")
     lines: Mapped[list[OrderLine]] = relationship(
@@ -329,3 +335,104 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))  # "order.cancel", "customer.erase", ...
     subject: Mapped[str] = mapped_column(String(128), default="")  # "order:1043", "conversation:<id>"
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ShopRequestKind(str, enum.Enum):
+    cancel = "cancel"
+    change_address = "change_address"
+    return_ = "return"
+
+
+class ShopRequestStatus(str, enum.Enum):
+    requested = "requested"
+    accepted = "accepted"
+    refused = "refused"
+
+
+class ShopEvent(Base):
+    """One update received from the shop platform, kept 30 days for support.
+
+    The unique (source, event_key) pair is the atomic de-duplication claim: a
+    redelivered webhook fails the insert instead of being applied twice.
+    """
+
+    __tablename__ = "shop_events"
+    __table_args__ = (UniqueConstraint("source", "event_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))  # "shopify", "woocommerce", "api", "reconcile"
+    event_key: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(60))
+    # "order:1043", "customer:C001": never a name or an e-mail.
+    subject: Mapped[str] = mapped_column(String(128), default="")
+    outcome: Mapped[str] = mapped_column(String(20), default="received")
+    # The body as received; None once the customer it was about is erased.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ApiKey(Base):
+    """A bearer key for the shop's JSON API. Only a SHA-256 of the key is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings to tell keys apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ShopRequest(Base):
+    """What a customer asked the bot to do to an order, until the shop settles it."""
+
+    __tablename__ = "shop_requests"
+    __table_args__ = (Index("ix_shop_requests_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Sent with the request to the shop; the shop quotes it to accept or refuse.
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[ShopRequestKind] = mapped_column(_enum(ShopRequestKind))
+    status: Mapped[ShopRequestStatus] = mapped_column(
+        _enum(ShopRequestStatus), default=ShopRequestStatus.requested
+    )
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    # Where the customer hears the outcome.
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
+    # The new address for change_address, the return's reference for a return.
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str | None] = mapped_column(String(500))  # why the shop refused
+    settled_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    settled_at: Mapped[datetime | None]
+
+    order: Mapped[Order] = relationship()
+
+
+class OutboxMessage(Base):
+    """A signed webhook to the shop, sent by the worker with retries; "dead" after the last."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    topic: Mapped[str] = mapped_column(String(60))
+    # Whose request it carries: erasing the customer erases the message too.
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sent, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

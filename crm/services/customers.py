@@ -25,6 +25,7 @@ from crm.models import (
 from crm.normalize import normalize_phone
 from crm.services._sql import insert_if_absent
 from crm.services.audit import audit
+from crm.services.shop_traces import forget_shop_traces
 from crm.settings import get_settings
 
 SEGMENTS = ("vip", "returning", "new")
@@ -231,6 +232,7 @@ def erase_customer(session: Session, *, customer: Customer, actor: str) -> list[
             or_(Feedback.customer_id == customer.id, Feedback.conversation_id.in_(conversation_ids))
         )
     )
+    forget_shop_traces(session, customer=customer, wipe=wipe)
     wipe(delete(Conversation).where(Conversation.id.in_(conversation_ids)))
     wipe(delete(ReturnRequest).where(ReturnRequest.order_id.in_(order_ids)))
     wipe(delete(OrderLine).where(OrderLine.order_id.in_(order_ids)))

@@ -38,7 +38,17 @@ from actions.orders import (
     on_day,
 )
 from crm.clock import utcnow
-from crm.models import AuditEntry, Order, OrderStatus, ReturnRequest, ReturnStatus
+from crm.models import (
+    AuditEntry,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    ReturnRequest,
+    ReturnStatus,
+    ShopRequest,
+    ShopRequestKind,
+    ShopRequestStatus,
+)
 from crm.shop import load_shop_profile
 from tests.actions.tracker_support import (
     crm,  # noqa: F401  (fixture)
@@ -349,12 +359,18 @@ def test_yes_cancels_and_records_it(customer: Any, session: Session) -> None:
     events, messages = run_action(ActionConfirmCancel(), tracker)
     days = load_shop_profile().returns.refund_business_days
     assert texts(messages) == (
-        "Done — order #81301 is cancelled. You'll get £36.00 back to the way you paid "
-        f"within {days} working days.\n" + ANYTHING_ELSE
+        "I've asked the team to cancel order #81301; I'll tell you here as soon as it's confirmed. "
+        f"Once it's cancelled, you'll get £36.00 back to the way you paid within {days} working days.\n"
+        + ANYTHING_ELSE
     )
-    assert _reload(session, order).status == OrderStatus.cancelled
+    # Not a silent edit: the order stays as it is until the shop has cancelled it.
+    assert _reload(session, order).status == OrderStatus.paid
+    request = session.scalars(select(ShopRequest).where(ShopRequest.order_id == order.id)).one()
+    assert (request.kind, request.status) == (ShopRequestKind.cancel, ShopRequestStatus.requested)
+    outbox = session.scalars(select(OutboxMessage)).one()
+    assert outbox.payload["reference"] == request.reference and outbox.payload["kind"] == "cancel"
     entry = session.scalars(select(AuditEntry).where(AuditEntry.subject == "order:81301")).one()
-    assert (entry.action, entry.actor) == ("order.cancel", "customer:CV1")
+    assert (entry.action, entry.actor) == ("request.cancel", "customer:CV1")
     assert slot_events(events)["resolved_request"] == "cancel_order"
     assert slot_events(events)["awaiting"] is None
 
@@ -515,10 +531,16 @@ def test_yes_saves_the_confirmed_address(customer: Any, session: Session) -> Non
         "new_address": "12 Mill Lane, Bristol BS1 4AB",
     }
     events, messages = run_action(ActionSaveAddress(), _tracker("affirm", "yes", slots=slots))
-    assert texts(messages).startswith("Done — order #81502 will be delivered to the new address.")
-    assert _reload(session, order).shipping_address == "12 Mill Lane, Bristol BS1 4AB"
+    assert texts(messages).startswith(
+        "I've asked the team to send order #81502 to the new address; I'll tell you here as soon as "
+        "it's confirmed."
+    )
+    assert _reload(session, order).shipping_address != "12 Mill Lane, Bristol BS1 4AB"
+    request = session.scalars(select(ShopRequest).where(ShopRequest.order_id == order.id)).one()
+    assert request.kind == ShopRequestKind.change_address
+    assert request.detail == {"address": "12 Mill Lane, Bristol BS1 4AB"}
     entry = session.scalars(select(AuditEntry).where(AuditEntry.subject == "order:81502")).one()
-    assert entry.action == "order.change_address" and "Mill" not in json.dumps(entry.detail)
+    assert entry.action == "request.change_address" and "Mill" not in json.dumps(entry.detail)
     assert slot_events(events)["resolved_request"] == "change_shipping_address"
 
 
@@ -685,8 +707,10 @@ def test_cancel_it_in_answer_to_the_question_is_a_yes(customer: Any, session: Se
     slots = {"awaiting": "cancel_confirmation", "order_in_question": "81307", "order_number": "81307"}
     tracker = _tracker("cancel_order", "yes cancel it", slots=slots, history=question)
     events, messages = run_action(ActionCancelOrder(), tracker)
-    assert texts(messages).startswith("Done — order #81307 is cancelled.")
-    assert _reload(session, order).status == OrderStatus.cancelled
+    assert texts(messages).startswith("I've asked the team to cancel order #81307;")
+    assert session.scalars(select(ShopRequest.kind).where(ShopRequest.order_id == order.id)).one() == (
+        ShopRequestKind.cancel
+    )
     assert slot_events(events)["resolved_request"] == "cancel_order"
 
 
@@ -709,3 +733,40 @@ def test_cancel_later_in_the_conversation_asks_again(customer: Any, session: Ses
     _, messages = run_action(ActionCancelOrder(), tracker)
     assert texts(messages).startswith("Shall I cancel order #81308")
     assert _reload(session, order).status == OrderStatus.paid
+
+
+def test_the_return_is_passed_to_the_shop(customer: Any, session: Session) -> None:
+    order = make_order(
+        session, customer=customer, number="81611", status=OrderStatus.delivered,
+        delivered_at=utcnow() - timedelta(days=3),
+    )
+    tracker = _tracker("affirm", "yes", slots={"awaiting": "refund_confirmation", "order_in_question": "81611"})
+    _, messages = run_action(ActionConfirmRefund(), tracker)
+    session.expire_all()
+    [request] = session.scalars(select(ShopRequest).where(ShopRequest.order_id == order.id)).all()
+    [opened] = session.scalars(select(ReturnRequest).where(ReturnRequest.order_id == order.id)).all()
+    assert request.kind == ShopRequestKind.return_ and request.detail == {"return_reference": opened.reference}
+    assert "I'll tell you here as soon as they confirm it." in texts(messages)
+
+
+def test_asking_twice_does_not_send_a_second_request(customer: Any, session: Session) -> None:
+    make_order(session, customer=customer, number="81312", status=OrderStatus.paid)
+    slots = {"awaiting": "cancel_confirmation", "order_in_question": "81312"}
+    run_action(ActionConfirmCancel(), _tracker("affirm", "yes", slots=slots))
+    _, messages = run_action(ActionConfirmCancel(), _tracker("affirm", "yes", slots=slots))
+    assert texts(messages).startswith("I've already asked the team to cancel order #81312;")
+    assert len(session.scalars(select(ShopRequest)).all()) == 1
+    assert len(session.scalars(select(OutboxMessage)).all()) == 1
+
+
+def test_the_status_mentions_a_request_still_waiting_for_the_shop(customer: Any, session: Session) -> None:
+    make_order(session, customer=customer, number="81313", status=OrderStatus.paid)
+    slots = {"awaiting": "cancel_confirmation", "order_in_question": "81313"}
+    run_action(ActionConfirmCancel(), _tracker("affirm", "yes", slots=slots))
+    _, messages = run_action(ActionOrderStatus(), _tracker("track_order", order_number="81313"))
+    assert "I've already asked the team to cancel order #81313" in texts(messages)
+    request = session.scalars(select(ShopRequest)).one()
+    request.status = ShopRequestStatus.refused
+    session.flush()
+    _, messages = run_action(ActionOrderStatus(), _tracker("track_order", order_number="81313"))
+    assert "asked the team" not in texts(messages)

@@ -17,6 +17,7 @@ import pytest
 from bot.supervisor import ROOT, Stack, free_port
 from tests.bot.fake_telegram import FakeTelegram, serve_in_thread
 from tests.bot.fake_twilio import FakeTwilioApi
+from tests.e2e.fake_shop import FakeShop, serve_fake_shop
 # The staff console in Chromium, for every channel's handoff test (see staff_console.py).
 from tests.e2e.staff_console import staff_browser, staff_console, staff_user  # noqa: F401
 
@@ -50,6 +51,13 @@ def fake_twilio() -> Iterator[FakeTwilioApi]:
 
 
 @pytest.fixture(scope="session")
+def fake_shop() -> Iterator[FakeShop]:
+    """The shop's endpoint for customers' requests, and its Shopify webhook secret."""
+    with serve_fake_shop() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
 def fake_telegram() -> Iterator[FakeTelegram]:
     """Telegram's Bot API for the gateway's Telegram channel (never the real one)."""
     fake = FakeTelegram()
@@ -78,6 +86,7 @@ def stack_env(
     fake_twilio: FakeTwilioApi,
     fake_telegram: FakeTelegram,
     staff_env: dict[str, str],
+    fake_shop: FakeShop,
 ) -> dict[str, str]:
     if not MODEL.exists():
         pytest.fail(f"No trained model at {MODEL}: `make test` trains it (or run `make train`).")
@@ -95,6 +104,7 @@ def stack_env(
     env.pop("REDIS_URL", None)
     env.update(staff_env)
     env.update(fake_twilio.gateway_env())
+    env.update(fake_shop.gateway_env())
     env.update(
         TELEGRAM_BOT_TOKEN=fake_telegram.token,
         TELEGRAM_API_BASE_URL=fake_telegram.base_url,
