@@ -135,6 +135,7 @@ async def _start(
         alerts=await _staff_alerts(settings, stack),
         default_wait=timedelta(minutes=settings.handoff_default_wait_minutes),
         console_url=settings.public_base_url or None,
+        review_threshold=settings.review_confidence_threshold,
     )
     # Runs first on the way out: messages in progress finish while Rasa and the DB are still there.
     stack.push_async_callback(service.aclose, timeout=settings.rasa_timeout_seconds + _DRAIN_MARGIN_SECONDS)
