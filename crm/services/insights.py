@@ -87,10 +87,15 @@ class Insights:
         return ratio(self.fallbacks, self.understood_messages)
 
 
-def _scoped(query: Select[Any], scope: Scope, conversation_id: Any) -> Select[Any]:
-    """Limit a query joined to conversations to the scope's channel and staff member."""
+def _scoped(query: Select[Any], scope: Scope, conversation_id: Any, channel: Any = None) -> Select[Any]:
+    """Limit a query to the scope's channel and staff member.
+
+    `channel` is the column holding the conversation's channel (default: the
+    joined conversation's; messages carry their conversation's channel, so
+    counting them needs no join).
+    """
     if scope.channel:
-        query = query.where(Conversation.channel == scope.channel)
+        query = query.where((Conversation.channel if channel is None else channel) == scope.channel)
     if scope.staff_id is not None:
         theirs = select(Handoff.conversation_id).where(
             or_(Handoff.assigned_to_id == scope.staff_id, Handoff.resolved_by_id == scope.staff_id)
@@ -267,17 +272,16 @@ def _intent_counts(session: Session, *, scope: Scope, window: Window) -> tuple[C
     """Customer messages by intent in a window, and (all customer messages, ones the bot read)."""
     query = (
         select(Message.intent, func.count())
-        .join(Conversation, Conversation.id == Message.conversation_id)
         .where(
-            Message.sender == Sender.customer,
             Message.created_at >= window.since,
             Message.created_at < window.until,
+            Message.sender == Sender.customer,
         )
         .group_by(Message.intent)
     )
     counts: Counter[str] = Counter()
     total = read = 0
-    for intent, n in session.execute(_scoped(query, scope, Conversation.id)):
+    for intent, n in session.execute(_scoped(query, scope, Message.conversation_id, Message.channel)):
         total += n
         if intent is not None:
             read += n
@@ -303,7 +307,6 @@ def risky_requests(session: Session, *, scope: Scope, limit: int = 10) -> list[d
     handed = select(Handoff.conversation_id)
     pairs = (
         select(Message.intent.label("intent"), Message.conversation_id.label("cid"))
-        .join(Conversation, Conversation.id == Message.conversation_id)
         .where(
             Message.sender == Sender.customer,
             Message.intent.is_not(None),
@@ -313,7 +316,7 @@ def risky_requests(session: Session, *, scope: Scope, limit: int = 10) -> list[d
         )
         .distinct()
     )
-    pairs = _scoped(pairs, scope, Conversation.id).subquery()
+    pairs = _scoped(pairs, scope, Message.conversation_id, Message.channel).subquery()
     query = (
         select(
             pairs.c.intent,
