@@ -1,4 +1,4 @@
-"""Command line for the owner: `python -m crm migrate | import | seed-demo | stats`."""
+"""Command line for the owner: `python -m crm migrate | import | seed-demo | stats | export-training`."""
 
 from __future__ import annotations
 
@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed-demo", help="load the demo shop into an empty database")
     seed.add_argument("--today", type=date.fromisoformat, help="pretend it is this day (YYYY-MM-DD)")
     commands.add_parser("stats", help="counts of what the CRM holds")
+    export = commands.add_parser(
+        "export-training", help="write reviewed messages to data/nlu/reviewed.yml (then `make train`)"
+    )
+    export.add_argument("--out", type=Path, help="default: data/nlu/reviewed.yml")
     return parser
 
 
@@ -63,12 +67,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _import(session, args)
             if args.command == "seed-demo":
                 return _seed(session, args.today)
+            if args.command == "export-training":
+                return _export_training(session, args.out)
             return _stats(session)
     except (OperationalError, ProgrammingError) as exc:  # e.g. tables missing
         print(f"database error: {exc.orig}; has `python -m crm migrate` been run?", file=sys.stderr)
         return 1
     finally:
         engine.dispose()
+
+
+def _export_training(session: Session, out: Path | None) -> int:
+    from crm.training_export import DEFAULT_PATH, export_training
+
+    path = out or DEFAULT_PATH
+    count = export_training(session, path=path, actor="cli")
+    session.commit()
+    print(f"{count} reviewed examples written to {path}; run `make train` to retrain")
+    return 0
 
 
 def _import(session: Session, args: argparse.Namespace) -> int:

@@ -237,7 +237,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("channel", "channel_message_id"),
-        Index("ix_messages_created_at", "created_at"),
+        # Covers the insights page's counts of requests per period: no table lookups.
+        Index("ix_messages_created_at_sender_intent", "created_at", "sender", "intent", "conversation_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

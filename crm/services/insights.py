@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc
@@ -130,10 +130,10 @@ def conversations_per_day(session: Session, *, scope: Scope) -> tuple[list[str],
 def handoff_summary(session: Session, *, scope: Scope) -> tuple[int, int, list[tuple[str, str, int]]]:
     """(conversations, conversations handed to a person, handoffs by reason) for conversations begun in the window."""
     w = scope.window
-    handed = select(Handoff.conversation_id)
-    query = select(
-        func.count(), func.sum(case((Conversation.id.in_(handed), 1), else_=0))
-    ).where(Conversation.created_at >= w.since, Conversation.created_at < w.until)
+    handed = exists().where(Handoff.conversation_id == Conversation.id)
+    query = select(func.count(), func.sum(case((handed, 1), else_=0))).where(
+        Conversation.created_at >= w.since, Conversation.created_at < w.until
+    )
     total, with_person = session.execute(_scoped(query, scope, Conversation.id)).one()
     reasons_q = (
         select(Handoff.reason, func.count())
@@ -210,7 +210,7 @@ def _feedback_query(scope: Scope, *columns: Any, kind: str) -> Select[Any]:
 def csat(session: Session, *, scope: Scope) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """CSAT overall, bot-only vs with a person (a handoff in the conversation), and per staff member."""
     with_person = or_(
-        Feedback.staff_user_id.is_not(None), Feedback.conversation_id.in_(select(Handoff.conversation_id))
+        Feedback.staff_user_id.is_not(None), exists().where(Handoff.conversation_id == Feedback.conversation_id)
     )
     who = case((with_person, "person"), else_="bot")
     rows = session.execute(
@@ -303,8 +303,6 @@ def requests(session: Session, *, scope: Scope, limit: int = 15) -> tuple[list[d
 def risky_requests(session: Session, *, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
     """Requests whose conversations most often ended with a person or a low rating."""
     w = scope.window
-    low = select(Feedback.conversation_id).where(Feedback.kind == "csat", Feedback.score <= LOW_RATING)
-    handed = select(Handoff.conversation_id)
     pairs = (
         select(Message.intent.label("intent"), Message.conversation_id.label("cid"))
         .where(
@@ -317,16 +315,19 @@ def risky_requests(session: Session, *, scope: Scope, limit: int = 10) -> list[d
         .distinct()
     )
     pairs = _scoped(pairs, scope, Message.conversation_id, Message.channel).subquery()
-    query = (
-        select(
-            pairs.c.intent,
-            func.count(),
-            func.sum(case((pairs.c.cid.in_(handed), 1), else_=0)),
-            func.sum(case((pairs.c.cid.in_(low), 1), else_=0)),
-            func.sum(case((or_(pairs.c.cid.in_(handed), pairs.c.cid.in_(low)), 1), else_=0)),
-        )
-        .group_by(pairs.c.intent)
+    # IN over the whole (small) tables, not EXISTS: SQLite would re-run a
+    # correlated subquery for every pair of a derived table.
+    handed = pairs.c.cid.in_(select(Handoff.conversation_id))
+    low = pairs.c.cid.in_(
+        select(Feedback.conversation_id).where(Feedback.kind == "csat", Feedback.score <= LOW_RATING)
     )
+    query = select(
+        pairs.c.intent,
+        func.count(),
+        func.sum(case((handed, 1), else_=0)),
+        func.sum(case((low, 1), else_=0)),
+        func.sum(case((or_(handed, low), 1), else_=0)),
+    ).group_by(pairs.c.intent)
     rows = []
     for intent, n, handoffs, lows, either in session.execute(query):
         if either:

@@ -23,7 +23,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column('intent_confidence', sa.Float(), nullable=True))
     with op.batch_alter_table('feedback') as batch:
         batch.add_column(sa.Column('channel', sa.String(length=20), nullable=True))
-    op.create_index('ix_messages_created_at', 'messages', ['created_at'], unique=False)
+    op.create_index(
+        'ix_messages_created_at_sender_intent', 'messages',
+        ['created_at', 'sender', 'intent', 'conversation_id'], unique=False,
+    )
     op.create_index('ix_conversations_created_at', 'conversations', ['created_at'], unique=False)
     op.create_index('ix_handoffs_created_at', 'handoffs', ['created_at'], unique=False)
     op.create_index('ix_feedback_kind_created_at', 'feedback', ['kind', 'created_at'], unique=False)
@@ -72,7 +75,7 @@ def downgrade() -> None:
     op.drop_index('ix_feedback_kind_created_at', table_name='feedback')
     op.drop_index('ix_handoffs_created_at', table_name='handoffs')
     op.drop_index('ix_conversations_created_at', table_name='conversations')
-    op.drop_index('ix_messages_created_at', table_name='messages')
+    op.drop_index('ix_messages_created_at_sender_intent', table_name='messages')
     with op.batch_alter_table('feedback') as batch:
         batch.drop_column('channel')
     with op.batch_alter_table('messages') as batch:
