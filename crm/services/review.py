@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from crm.clock import utcnow
 from crm.models import Message, ReviewItem, Sender
-
+from crm.services._sql import insert_if_absent
 
 FALLBACK_INTENT = "nlu_fallback"
 NEW_REQUEST = "new_request"
