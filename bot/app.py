@@ -31,6 +31,7 @@ from bot.rasa import RasaClient
 from bot.ratelimit import RateLimiter
 from bot.routers import health
 from bot.routers import insights as insights_router
+from bot.routers import review as review_router
 from bot.routers import metrics as metrics_router
 from bot.routers import sms as sms_router
 from bot.routers import staff as staff_router
@@ -76,6 +77,7 @@ def create_app(
     app.include_router(widget.router)
     app.include_router(staff_router.router)
     app.include_router(insights_router.router)
+    app.include_router(review_router.router)
     if settings.sms_enabled:
         app.include_router(sms_router.router)
     if settings.telegram_enabled:

@@ -9,7 +9,7 @@ page of wrong numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +19,7 @@ from bot.routers.staff import Refusal, _ctx, _headers, _page, _refused, _signed_
 from bot.staff import charts
 from bot.staff.context import Principal, shop_timezone
 from bot.staff.insights_tables import CHANNEL_NAMES, Table, cell, tables, to_csv
+from crm.services import review
 from crm.services.insights import Insights, Scope, Window, insights
 from crm.shop import ShopProfileError, load_shop_profile
 
@@ -84,7 +85,17 @@ async def _load(request: Request) -> tuple[Principal, Filters, Insights] | Respo
     except Refusal as refusal:
         return _refused(request, refusal, principal)
     data = await _ctx(request).db(insights, scope=_scope(principal, filters), is_open=_is_open())
+    if principal.is_admin:
+        # What the improvement loop achieved, and what customers want that the bot can't do yet.
+        data.extra.update(await _ctx(request).db(_loop))
     return principal, filters, data
+
+
+def _loop(session: Any) -> dict[str, Any]:
+    return {
+        "retraining": review.fallback_before_after(session, now=datetime.now(UTC)),
+        "unmet": review.unmet_requests(session),
+    }
 
 
 @router.get("/staff/insights", response_class=HTMLResponse)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from crm.clock import utcnow
-from crm.models import Message, ReviewItem, Sender
+from crm.clock import as_utc, utcnow
+from crm.models import AuditEntry, Message, ReviewItem, Sender
 from crm.services._sql import insert_if_absent
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -172,3 +172,32 @@ def reviewed_examples(session: Session) -> dict[str, list[str]]:
         if text not in examples:
             examples.append(text)
     return found
+
+
+def _fallback_rate(session: Session, *, since: datetime, until: datetime) -> float | None:
+    fallbacks, read = session.execute(
+        select(
+            func.sum(case((Message.intent == FALLBACK_INTENT, 1), else_=0)),
+            func.count(Message.intent),
+        ).where(
+            Message.created_at >= since, Message.created_at < until, Message.sender == Sender.customer
+        )
+    ).one()
+    return int(fallbacks or 0) / read if read else None
+
+
+def fallback_before_after(
+    session: Session, *, now: datetime, span: timedelta = timedelta(days=28)
+) -> dict[str, Any] | None:
+    """The fallback rate in the `span` before the last training export and since it; None before any export."""
+    at = session.scalar(
+        select(AuditEntry.at).where(AuditEntry.action == "training.export").order_by(AuditEntry.at.desc()).limit(1)
+    )
+    if at is None:
+        return None
+    at = as_utc(at)
+    return {
+        "at": at,
+        "before": _fallback_rate(session, since=at - span, until=at),
+        "after": _fallback_rate(session, since=at, until=now),
+    }

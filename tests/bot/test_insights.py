@@ -147,3 +147,11 @@ async def test_an_empty_range_renders(people: dict[str, Any]) -> None:
     assert page.status_code == 200
     assert "Nothing in this period." in page.text
     assert "<strong>0</strong>" in page.text
+
+
+async def test_the_improvement_loop_is_for_the_owner(people: dict[str, Any]) -> None:
+    admin = (await people["admin"].get(f"/staff/insights?{NOV}")).text
+    assert "Is the assistant getting better?" in admin and "No reviewed messages exported yet." in admin
+    assert "can't do yet" in admin
+    agent = (await people["agent"].get(f"/staff/insights?{NOV}")).text
+    assert "Is the assistant getting better?" not in agent

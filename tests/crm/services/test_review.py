@@ -84,3 +84,21 @@ def test_review_new_requests_and_training_examples(session: Session) -> None:
     assert review.open_count(session) == 0
     assert review.unmet_requests(session) == [("gift cards", 2)]
     assert review.reviewed_examples(session) == {"track_order": ["wheres my stuff"]}
+
+
+def test_fallback_rate_before_and_after_the_last_export(session: Session) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from crm.services.audit import audit
+
+    export_at = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    assert review.fallback_before_after(session, now=export_at) is None
+    c = make_conversation(session)
+    for n, (days, intent) in enumerate([(-3, "nlu_fallback"), (-2, "track_order"), (-1, "nlu_fallback"), (-40, "nlu_fallback"),
+                                        (1, "track_order"), (2, "nlu_fallback"), (3, "greet"), (4, "track_order")]):  # fmt: skip
+        m = make_message(session, conversation=c, text="x", channel_message_id=f"f{n}")
+        m.intent, m.created_at = intent, export_at + timedelta(days=days)
+    audit(session, actor="cli", action="training.export", subject="reviewed.yml").at = export_at
+    session.flush()
+    got = review.fallback_before_after(session, now=export_at + timedelta(days=10))
+    assert got == {"at": export_at, "before": pytest.approx(2 / 3), "after": pytest.approx(1 / 4)}
