@@ -18,15 +18,11 @@ from sqlalchemy import Select, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc
-from crm.models import Conversation, Feedback, Handoff, Message, Sender, StaffUser
-from crm.services.insights_sql import Window, local_hour, percentile, ratio, utc_hour
+from crm.models import Conversation, Feedback, Handoff, StaffUser
+from crm.services.insights_requests import FALLBACK_INTENT, NOT_REQUESTS, requests, risky_requests
+from crm.services.insights_sql import Scope, Window, local_hour, percentile, ratio, utc_hour
+from crm.services.insights_sql import scoped as _scoped
 
-FALLBACK_INTENT = "nlu_fallback"
-# Small talk and answers to the bot's own questions: not requests.
-NOT_REQUESTS = frozenset(
-    {"greet", "goodbye", "thank", "affirm", "deny", "inform", "bot_challenge", FALLBACK_INTENT}
-)
-LOW_RATING = 2  # CSAT of this or below is a low rating
 REASON_LABELS = {
     "request_human": "Asked for a person",
     "complaint": "Complaint",
@@ -34,13 +30,6 @@ REASON_LABELS = {
     "fallback": "Bot did not understand (low confidence)",
     "low_rating": "Low rating",
 }
-
-
-@dataclass(frozen=True)
-class Scope:
-    window: Window
-    channel: str | None = None
-    staff_id: int | None = None  # only this staff member's conversations
 
 
 @dataclass(frozen=True)
@@ -85,23 +74,6 @@ class Insights:
     @property
     def fallback_rate(self) -> float | None:
         return ratio(self.fallbacks, self.understood_messages)
-
-
-def _scoped(query: Select[Any], scope: Scope, conversation_id: Any, channel: Any = None) -> Select[Any]:
-    """Limit a query to the scope's channel and staff member.
-
-    `channel` is the column holding the conversation's channel (default: the
-    joined conversation's; messages carry their conversation's channel, so
-    counting them needs no join).
-    """
-    if scope.channel:
-        query = query.where((Conversation.channel if channel is None else channel) == scope.channel)
-    if scope.staff_id is not None:
-        theirs = select(Handoff.conversation_id).where(
-            or_(Handoff.assigned_to_id == scope.staff_id, Handoff.resolved_by_id == scope.staff_id)
-        )
-        query = query.where(conversation_id.in_(theirs))
-    return query
 
 
 def conversations_per_day(session: Session, *, scope: Scope) -> tuple[list[str], list[dict[str, Any]]]:
@@ -268,77 +240,6 @@ def nps(session: Session, *, scope: Scope, comments: int = 20) -> tuple[dict[str
     ]
 
 
-def _intent_counts(session: Session, *, scope: Scope, window: Window) -> tuple[Counter[str], int, int]:
-    """Customer messages by intent in a window, and (all customer messages, ones the bot read)."""
-    query = (
-        select(Message.intent, func.count())
-        .where(
-            Message.created_at >= window.since,
-            Message.created_at < window.until,
-            Message.sender == Sender.customer,
-        )
-        .group_by(Message.intent)
-    )
-    counts: Counter[str] = Counter()
-    total = read = 0
-    for intent, n in session.execute(_scoped(query, scope, Message.conversation_id, Message.channel)):
-        total += n
-        if intent is not None:
-            read += n
-            counts[intent] += n
-    return counts, total, read
-
-
-def requests(session: Session, *, scope: Scope, limit: int = 15) -> tuple[list[dict[str, Any]], int, int, int]:
-    now, total, read = _intent_counts(session, scope=scope, window=scope.window)
-    before, _, _ = _intent_counts(session, scope=scope, window=scope.window.previous())
-    top = [(i, n) for i, n in now.most_common() if i not in NOT_REQUESTS][:limit]
-    rows = [
-        {"intent": i, "count": n, "previous": before[i], "change": ratio(n - before[i], before[i])}
-        for i, n in top
-    ]
-    return rows, total, read, now[FALLBACK_INTENT]
-
-
-def risky_requests(session: Session, *, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
-    """Requests whose conversations most often ended with a person or a low rating."""
-    w = scope.window
-    pairs = (
-        select(Message.intent.label("intent"), Message.conversation_id.label("cid"))
-        .where(
-            Message.sender == Sender.customer,
-            Message.intent.is_not(None),
-            Message.intent.not_in(sorted(NOT_REQUESTS - {FALLBACK_INTENT})),
-            Message.created_at >= w.since,
-            Message.created_at < w.until,
-        )
-        .distinct()
-    )
-    pairs = _scoped(pairs, scope, Message.conversation_id, Message.channel).subquery()
-    # IN over the whole (small) tables, not EXISTS: SQLite would re-run a
-    # correlated subquery for every pair of a derived table.
-    handed = pairs.c.cid.in_(select(Handoff.conversation_id))
-    low = pairs.c.cid.in_(
-        select(Feedback.conversation_id).where(Feedback.kind == "csat", Feedback.score <= LOW_RATING)
-    )
-    query = select(
-        pairs.c.intent,
-        func.count(),
-        func.sum(case((handed, 1), else_=0)),
-        func.sum(case((low, 1), else_=0)),
-        func.sum(case((or_(handed, low), 1), else_=0)),
-    ).group_by(pairs.c.intent)
-    rows = []
-    for intent, n, handoffs, lows, either in session.execute(query):
-        if either:
-            rows.append(
-                {"intent": intent, "conversations": n, "handoffs": int(handoffs or 0),
-                 "low_ratings": int(lows or 0), "share": int(either) / n}
-            )  # fmt: skip
-    rows.sort(key=lambda r: (-r["share"], -r["conversations"], r["intent"]))
-    return rows[:limit]
-
-
 def insights(
     session: Session, *, scope: Scope, is_open: Callable[[datetime], bool] | None = None
 ) -> Insights:
@@ -372,4 +273,4 @@ def insights(
     )
 
 
-__all__ = ["Durations", "Insights", "Scope", "Window", "insights"]
+__all__ = ["FALLBACK_INTENT", "NOT_REQUESTS", "Durations", "Insights", "Scope", "Window", "insights"]

@@ -14,8 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
-from sqlalchemy import ColumnElement, func, literal_column
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select
 from sqlalchemy.orm import Session
+
+from crm.models import Conversation, Handoff
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 
@@ -45,6 +49,30 @@ class Window:
         """The window of the same length just before this one (for trends)."""
         length = (self.end - self.start).days + 1
         return Window(self.start - timedelta(days=length), self.start - timedelta(days=1), self.tz)
+
+
+@dataclass(frozen=True)
+class Scope:
+    window: Window
+    channel: str | None = None
+    staff_id: int | None = None  # only this staff member's conversations
+
+
+def scoped(query: Select[Any], scope: Scope, conversation_id: Any, channel: Any = None) -> Select[Any]:
+    """Limit a query to the scope's channel and staff member.
+
+    `channel` is the column holding the conversation's channel (default: the
+    joined conversation's; messages carry their conversation's channel, so
+    counting them needs no join).
+    """
+    if scope.channel:
+        query = query.where((Conversation.channel if channel is None else channel) == scope.channel)
+    if scope.staff_id is not None:
+        theirs = select(Handoff.conversation_id).where(
+            or_(Handoff.assigned_to_id == scope.staff_id, Handoff.resolved_by_id == scope.staff_id)
+        )
+        query = query.where(conversation_id.in_(theirs))
+    return query
 
 
 def utc_hour(session: Session, column: KeyedColumnElement[datetime]) -> ColumnElement[str]:
