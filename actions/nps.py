@@ -29,7 +29,9 @@ from crm.services import nps
 logger = logging.getLogger(__name__)
 
 SKIPPED = "skipped"
-ASK_SCORE = "One last thing: how likely are you to recommend us to a friend, from 0 (not at all) to 10 (very)?"
+ASK_SCORE = (
+    "One last thing: how likely are you to recommend us to a friend, from 0 (not at all) to 10 (very)?"
+)
 SMS_HINT = " Reply with a number from 0 to 10."
 SCORE_BUTTONS = [{"title": str(n), "payload": f'/inform{{"rating":"{n}"}}'} for n in range(0, 11)]
 ASK_REASON = "Thanks! What's the main reason for your score? Type it here, or tap Skip."

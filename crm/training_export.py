@@ -43,7 +43,8 @@ def render(examples: dict[str, list[str]]) -> str:
         if texts
     ]
     body = yaml.dump({"version": "3.1", "nlu": nlu}, Dumper=dumper, sort_keys=False, allow_unicode=True)
-    return "# Written by `python -m crm export-training` from the staff review queue. Do not edit by hand.\n" + body
+    header = "# Written by `python -m crm export-training` from the staff review queue. Do not edit by hand.\n"
+    return header + body
 
 
 def export_training(session: Session, *, path: Path = DEFAULT_PATH, actor: str = "system") -> int:

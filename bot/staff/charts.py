@@ -48,7 +48,9 @@ def _frame(chart_id: str, title: str, desc: str, body: list[str], top: float, un
         value = top * i / 4
         y = TOP + plot_h - plot_h * i / 4
         grid.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        grid.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(value)}{unit}</text>')
+        grid.append(
+            f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(value)}{unit}</text>'
+        )
     svg = (
         f'<svg class="chart" id="{chart_id}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="{chart_id}-t {chart_id}-d" preserveAspectRatio="xMidYMid meet">'
@@ -64,7 +66,8 @@ def _labels(labels: Sequence[str], x_of: list[float]) -> list[str]:
     # Thin the labels out so they never overlap, whatever the number of days.
     every = max(1, round(len(labels) / 12))
     return [
-        f'<text class="axis" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{escape(label)}</text>'
+        f'<text class="axis" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" '
+        f'text-anchor="middle">{escape(label)}</text>'
         for i, (label, x) in enumerate(zip(labels, x_of, strict=True))
         if i % every == 0
     ]
@@ -113,7 +116,8 @@ def lines(
         if len(points) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
             body.append(f'<polyline class="line {s.css}" points="{path}"/>')
-        for (x, y), (i, v) in zip(points, [(i, v) for i, v in enumerate(s.values) if v is not None], strict=True):
+        present = [(i, v) for i, v in enumerate(s.values) if v is not None]
+        for (x, y), (i, v) in zip(points, present, strict=True):
             body.append(
                 f'<circle class="{s.css}" cx="{x:.1f}" cy="{y:.1f}" r="3">'
                 f"<title>{escape(labels[i])} · {escape(s.name)}: {_fmt(v)}{unit}</title></circle>"
@@ -121,7 +125,9 @@ def lines(
     return _frame(chart_id, title, desc, body + _labels(labels, xs), top, unit)
 
 
-def hbars(chart_id: str, *, title: str, desc: str, rows: Sequence[tuple[str, float]], unit: str = "") -> Markup:
+def hbars(
+    chart_id: str, *, title: str, desc: str, rows: Sequence[tuple[str, float]], unit: str = ""
+) -> Markup:
     """Horizontal bars for ranked lists (requests, reasons): long labels stay readable on a phone."""
     # Narrower than the other charts: it sits in half a column, and its words must stay legible.
     width, row_h = 420, 26

@@ -37,7 +37,8 @@ def tables(ins: Insights) -> dict[str, Table]:
         Table(
             "conversations",
             "Conversations per day and channel",
-            [Column("Day", "text"), *[Column(CHANNEL_NAMES.get(c, c)) for c in ins.channels], Column("Total")],
+            [Column("Day", "text"), *[Column(CHANNEL_NAMES.get(c, c)) for c in ins.channels],
+             Column("Total")],
             [[r["day"], *[r[c] for c in ins.channels], r["total"]] for r in ins.per_day],
         ),
         Table(
@@ -81,7 +82,8 @@ def tables(ins: Insights) -> dict[str, Table]:
         Table(
             "requests",
             "Top requests",
-            [Column("Request", "text"), Column("Messages"), Column("Previous period"), Column("Change", "chg")],
+            [Column("Request", "text"), Column("Messages"), Column("Previous period"),
+             Column("Change", "chg")],
             [[r["intent"], r["count"], r["previous"], r["change"]] for r in ins.requests],
         ),
         Table(
@@ -89,7 +91,8 @@ def tables(ins: Insights) -> dict[str, Table]:
             "Requests most often followed by a handoff or a low rating",
             [Column("Request", "text"), Column("Conversations"), Column("Handed to a person"),
              Column("Low ratings (1–2)"), Column("Share", "pct")],
-            [[r["intent"], r["conversations"], r["handoffs"], r["low_ratings"], r["share"]] for r in ins.risky],
+            [[r["intent"], r["conversations"], r["handoffs"], r["low_ratings"], r["share"]]
+             for r in ins.risky],
         ),  # fmt: skip
     ]
     return {t.name: t for t in found}

@@ -100,7 +100,7 @@ def conversations_per_day(session: Session, *, scope: Scope) -> tuple[list[str],
 
 
 def handoff_summary(session: Session, *, scope: Scope) -> tuple[int, int, list[tuple[str, str, int]]]:
-    """(conversations, conversations handed to a person, handoffs by reason) for conversations begun in the window."""
+    """For conversations begun in the window: how many, how many went to a person, handoffs by reason."""
     w = scope.window
     handed = exists().where(Handoff.conversation_id == Conversation.id)
     query = select(func.count(), func.sum(case((handed, 1), else_=0))).where(
@@ -182,7 +182,8 @@ def _feedback_query(scope: Scope, *columns: Any, kind: str) -> Select[Any]:
 def csat(session: Session, *, scope: Scope) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """CSAT overall, bot-only vs with a person (a handoff in the conversation), and per staff member."""
     with_person = or_(
-        Feedback.staff_user_id.is_not(None), exists().where(Handoff.conversation_id == Feedback.conversation_id)
+        Feedback.staff_user_id.is_not(None),
+        exists().where(Handoff.conversation_id == Feedback.conversation_id),
     )
     who = case((with_person, "person"), else_="bot")
     rows = session.execute(
@@ -197,7 +198,8 @@ def csat(session: Session, *, scope: Scope) -> tuple[dict[str, dict[str, Any]], 
         split[key] = {"count": n, "satisfied": ratio(int(good or 0), n), "average": (score_sum or 0) / n}
         totals = [totals[0] + n, totals[1] + int(good or 0), totals[2] + int(score_sum or 0)]
     if totals[0]:
-        split["all"] = {"count": totals[0], "satisfied": totals[1] / totals[0], "average": totals[2] / totals[0]}
+        n, good, score_sum = totals
+        split["all"] = {"count": n, "satisfied": good / n, "average": score_sum / n}
     staff_rows = session.execute(
         _feedback_query(
             scope, StaffUser.name, func.count(), func.sum(case((Feedback.score >= 4, 1), else_=0)),
@@ -229,7 +231,9 @@ def nps(session: Session, *, scope: Scope, comments: int = 20) -> tuple[dict[str
         "score": round(100 * (promoters - detractors) / n) if n else None,
     }
     latest = session.execute(
-        _feedback_query(scope, Feedback.created_at, Feedback.score, Feedback.comment, Conversation.channel, kind="nps")
+        _feedback_query(
+            scope, Feedback.created_at, Feedback.score, Feedback.comment, Conversation.channel, kind="nps"
+        )
         .where(Feedback.comment.is_not(None))
         .order_by(Feedback.created_at.desc())
         .limit(comments)

@@ -46,7 +46,10 @@ def _intent_counts(session: Session, *, scope: Scope, window: Window) -> tuple[C
     return counts, total, read
 
 
-def requests(session: Session, *, scope: Scope, limit: int = 15) -> tuple[list[dict[str, Any]], int, int, int]:
+def requests(
+    session: Session, *, scope: Scope, limit: int = 15
+) -> tuple[list[dict[str, Any]], int, int, int]:
+    """Top requests with the previous period's counts; all customer messages, those read, fallbacks."""
     now, total, read = _intent_counts(session, scope=scope, window=scope.window)
     before, _, _ = _intent_counts(session, scope=scope, window=scope.window.previous())
     top = [(i, n) for i, n in now.most_common() if i not in NOT_REQUESTS][:limit]

@@ -89,7 +89,8 @@ def utc_hour(session: Session, column: KeyedColumnElement[datetime]) -> ColumnEl
 def local_hour(bucket: str, tz: tzinfo) -> datetime:
     """A UTC hour bucket from `utc_hour` as an aware local datetime."""
     # Slicing, not strptime: a year of hours times channels is thousands of buckets.
-    utc = datetime(int(bucket[0:4]), int(bucket[5:7]), int(bucket[8:10]), int(bucket[11:13]), tzinfo=timezone.utc)
+    year, month, day, hour = int(bucket[0:4]), int(bucket[5:7]), int(bucket[8:10]), int(bucket[11:13])
+    utc = datetime(year, month, day, hour, tzinfo=timezone.utc)
     return utc.astimezone(tz)
 
 

@@ -134,7 +134,7 @@ def open_count(session: Session) -> int:
 def review(
     session: Session, *, item_id: int, intent: str, staff_id: int, note: str | None = None
 ) -> ReviewItem | None:
-    """Staff's answer: the intent the message meant, or NEW_REQUEST (with a note) for what the bot can't do yet."""
+    """Staff's answer: the intent meant, or NEW_REQUEST (with a note) for what the bot can't do yet."""
     item = session.get(ReviewItem, item_id)
     if item is None:
         return None
@@ -189,9 +189,12 @@ def _fallback_rate(session: Session, *, since: datetime, until: datetime) -> flo
 def fallback_before_after(
     session: Session, *, now: datetime, span: timedelta = timedelta(days=28)
 ) -> dict[str, Any] | None:
-    """The fallback rate in the `span` before the last training export and since it; None before any export."""
+    """The fallback rate in the `span` before the last training export, and since; None before any."""
     at = session.scalar(
-        select(AuditEntry.at).where(AuditEntry.action == "training.export").order_by(AuditEntry.at.desc()).limit(1)
+        select(AuditEntry.at)
+        .where(AuditEntry.action == "training.export")
+        .order_by(AuditEntry.at.desc())
+        .limit(1)
     )
     if at is None:
         return None
