@@ -8,9 +8,10 @@ carry their conversation's channel, so no join to conversations is needed.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm.models import Feedback, Handoff, Message, Sender
@@ -60,40 +61,56 @@ def requests(
     return rows, total, read, now[FALLBACK_INTENT]
 
 
+# A handoff or rating belongs to the conversation's messages; one this much
+# older than the window's first message cannot follow a request in it.
+_LOOK_BEFORE = timedelta(days=1)
+
+
 def risky_requests(session: Session, *, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
-    """Requests whose conversations most often ended with a person or a low rating."""
+    """Requests whose conversations most often ended with a person or a low rating.
+
+    Three index range scans and set arithmetic in Python: a join or a
+    subquery per (request, conversation) pair is many times slower on SQLite.
+    """
     w = scope.window
-    pairs = (
-        select(Message.intent.label("intent"), Message.conversation_id.label("cid"))
+    pairs_q = (
+        select(Message.intent, Message.conversation_id)
         .where(
-            Message.sender == Sender.customer,
-            Message.intent.is_not(None),
-            Message.intent.not_in(sorted(NOT_REQUESTS - {FALLBACK_INTENT})),
             Message.created_at >= w.since,
             Message.created_at < w.until,
+            Message.sender == Sender.customer,
+            Message.intent.is_not(None),
         )
         .distinct()
     )
-    pairs = _scoped(pairs, scope, Message.conversation_id, Message.channel).subquery()
-    # IN over the whole (small) tables, not EXISTS: SQLite would re-run a
-    # correlated subquery for every pair of a derived table.
-    handed = pairs.c.cid.in_(select(Handoff.conversation_id))
-    low = pairs.c.cid.in_(
-        select(Feedback.conversation_id).where(Feedback.kind == "csat", Feedback.score <= LOW_RATING)
+    pairs = [
+        (intent, cid)
+        for intent, cid in session.execute(_scoped(pairs_q, scope, Message.conversation_id, Message.channel))
+        if intent == FALLBACK_INTENT or intent not in NOT_REQUESTS
+    ]
+    handed = set(
+        session.scalars(select(Handoff.conversation_id).where(Handoff.created_at >= w.since - _LOOK_BEFORE))
     )
-    query = select(
-        pairs.c.intent,
-        func.count(),
-        func.sum(case((handed, 1), else_=0)),
-        func.sum(case((low, 1), else_=0)),
-        func.sum(case((or_(handed, low), 1), else_=0)),
-    ).group_by(pairs.c.intent)
-    rows = []
-    for intent, n, handoffs, lows, either in session.execute(query):
-        if either:
-            rows.append(
-                {"intent": intent, "conversations": n, "handoffs": int(handoffs or 0),
-                 "low_ratings": int(lows or 0), "share": int(either) / n}
-            )  # fmt: skip
+    low = set(
+        session.scalars(
+            select(Feedback.conversation_id).where(
+                Feedback.kind == "csat",
+                Feedback.score <= LOW_RATING,
+                Feedback.created_at >= w.since - _LOOK_BEFORE,
+            )
+        )
+    )
+    counts: dict[str, list[int]] = {}
+    for intent, cid in pairs:
+        c = counts.setdefault(intent, [0, 0, 0, 0])
+        c[0] += 1
+        c[1] += cid in handed
+        c[2] += cid in low
+        c[3] += cid in handed or cid in low
+    rows = [
+        {"intent": intent, "conversations": n, "handoffs": h, "low_ratings": lo, "share": either / n}
+        for intent, (n, h, lo, either) in counts.items()
+        if either
+    ]
     rows.sort(key=lambda r: (-r["share"], -r["conversations"], r["intent"]))
     return rows[:limit]
