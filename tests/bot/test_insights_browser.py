@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, expect
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.models import Conversation, Feedback, Handoff, HandoffStatus, Message, Sender, StaffRole
@@ -102,4 +103,41 @@ def test_insights_page_in_a_browser(
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_text("SMS only")).to_be_visible()
     assert "channel=sms" in page.url
+    assert errors == []
+
+
+def test_review_queue_labels_in_one_click(
+    browser: Browser,  # noqa: F811
+    console_url: str,  # noqa: F811
+    db: sessionmaker[Session],
+) -> None:
+    from crm.models import ReviewItem
+    from crm.services import review
+
+    admin = create_staff(db, name="Olive Owner", role=StaffRole.admin)
+    with db() as session:
+        session.add(Conversation(id="rv1", channel="web"))
+        session.flush()
+        message = Message(conversation_id="rv1", channel="web", sender=Sender.customer,
+                          text="where's order 10432? mail me at ada@example.com")  # fmt: skip
+        session.add(message)
+        session.flush()
+        review.record_reading(session, message_id=message.id, intent="nlu_fallback", confidence=0.2,
+                              ranking=[["nlu_fallback", 0.2], ["track_order", 0.18]], threshold=0.5)  # fmt: skip
+        session.commit()
+    errors: list[str] = []
+    page = new_page(browser, errors)
+    page.goto(f"{console_url}/staff/sign-in?next=/staff/review")
+    page.get_by_label("Email").fill(staff_email(db, admin))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("where's order [order]? mail me at [email]")).to_be_visible()
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(REPORTS / "review-queue.png"), full_page=True)
+    page.get_by_role("button", name="track order").click()
+    expect(page.get_by_text("Saved. Thank you.")).to_be_visible()
+    expect(page.get_by_text("Nothing to review.")).to_be_visible()
+    with db() as session:
+        item = session.scalars(select(ReviewItem)).one()
+        assert (item.status, item.chosen_intent) == ("reviewed", "track_order")
     assert errors == []
