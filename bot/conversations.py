@@ -476,16 +476,6 @@ class ConversationService:
         await channel.typing(conversation, True)
         try:
             answer = await self._ask_rasa(conversation.id, message, metadata)
-            parse = getattr(answer, "parse", None)
-            if parse is not None and message_id is not None:
-                await self._db(
-                    review.record_reading,
-                    message_id=message_id,
-                    intent=parse.intent,
-                    confidence=parse.confidence,
-                    ranking=parse.ranking,
-                    threshold=self._review_threshold,
-                )
             if not isinstance(answer, RasaFailure):
                 saved = await self._save_and_deliver(conversation, answer, expected=ConversationState.bot)
                 if saved.handoff:
@@ -494,6 +484,17 @@ class ConversationService:
         finally:
             # After the replies, so a client can take "typing off" as the end of the turn.
             await channel.typing(conversation, False)
+        parse = getattr(answer, "parse", None)
+        if parse is not None and message_id is not None:
+            # After the customer has the answer: bookkeeping never delays or loses a reply.
+            await self._db(
+                review.record_reading,
+                message_id=message_id,
+                intent=parse.intent,
+                confidence=parse.confidence,
+                ranking=parse.ranking,
+                threshold=self._review_threshold,
+            )
         if isinstance(answer, RasaFailure):
             current = await self._db(store.get_conversation, conversation_id=conversation.id)
             if current is not None and current.state in store.HELD_STATES:
