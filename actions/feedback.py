@@ -299,6 +299,8 @@ class ActionSubmitFeedback(Action):
             SlotSet("rated_staff_user_id", None),
             SlotSet("feedback_id", None),
         ]
+        # The NPS question (actions/nps.py) may follow a good rating; the rules read `ask_nps`.
+        reset.append(SlotSet("ask_nps", False))
         score = _to_score(tracker.get_slot("feedback_score"))
         if score is None or not LOWEST <= score <= HIGHEST:
             dispatcher.utter_message(text=SKIP_THANKS)
@@ -317,6 +319,13 @@ class ActionSubmitFeedback(Action):
                 feedback = session.get(Feedback, feedback_id)
                 if feedback is not None and feedback.conversation_id == tracker.sender_id:
                     feedback.comment = comment
+            from actions.nps import offer_nps  # here: actions.nps reuses this module's parsing
+
+            ask_nps = score > 2 and offer_nps(session, tracker, csat=score)
+        if ask_nps:
+            # The thanks first; the NPS question ("One last thing: ...") follows as the form starts.
+            dispatcher.utter_message(text=THANKS)
+            return [*reset[:-1], SlotSet("ask_nps", True)]
         if score <= 2:
             dispatcher.utter_message(text=SORRY_LOW, buttons=[PERSON_BUTTON])
         else:

@@ -30,6 +30,8 @@ from bot.middleware import RequestContextMiddleware
 from bot.rasa import RasaClient
 from bot.ratelimit import RateLimiter
 from bot.routers import health
+from bot.routers import insights as insights_router
+from bot.routers import review as review_router
 from bot.routers import metrics as metrics_router
 from bot.routers import shop_api, shop_tasks, shop_webhooks
 from bot.routers import sms as sms_router
@@ -79,6 +81,8 @@ def create_app(
     app.include_router(shop_webhooks.router)
     app.include_router(shop_api.router)
     app.include_router(shop_tasks.router)
+    app.include_router(insights_router.router)
+    app.include_router(review_router.router)
     if settings.sms_enabled:
         app.include_router(sms_router.router)
     if settings.telegram_enabled:
@@ -138,6 +142,7 @@ async def _start(
         alerts=await _staff_alerts(settings, stack),
         default_wait=timedelta(minutes=settings.handoff_default_wait_minutes),
         console_url=settings.public_base_url or None,
+        review_threshold=settings.review_confidence_threshold,
     )
     # Runs first on the way out: messages in progress finish while Rasa and the DB are still there.
     stack.push_async_callback(service.aclose, timeout=settings.rasa_timeout_seconds + _DRAIN_MARGIN_SECONDS)

@@ -30,6 +30,7 @@ from bot.metrics import Metrics
 from bot.rasa import BotReply, RasaClient, RasaFailure, RasaMetadata
 from crm.clock import utcnow
 from crm.models import ConversationState, Sender
+from crm.services import review
 from crm.shop import ShopProfile, ShopProfileError, load_shop_profile
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class ConversationService:
         clock: Callable[[], datetime] = utcnow,
         default_wait: timedelta = handoff.DEFAULT_WAIT,
         console_url: str | None = None,
+        review_threshold: float = 0.5,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._rasa = rasa
@@ -140,6 +142,7 @@ class ConversationService:
         self._clock = clock
         self._default_wait = default_wait
         self._console_url = console_url.rstrip("/") if console_url else None
+        self._review_threshold = review_threshold
         # Conversations staff just resolved whose resume turn is still ahead.
         self._resuming: set[str] = set()
 
@@ -449,7 +452,7 @@ class ConversationService:
                 await turn.wait()
                 try:
                     async with self._guard.hold(inbound.conversation_id):
-                        return await self._take_turn(inbound)
+                        return await self._take_turn(inbound, message_id=claim.message_id)
                 except TurnUnavailable:
                     logger.warning("conversation lock busy; assistant not asked")
                     return await self._fail(inbound.conversation_id, "lock")
@@ -457,7 +460,7 @@ class ConversationService:
                 if turn is not None:
                     turn.release()
 
-    async def _take_turn(self, inbound: InboundMessage) -> Outcome:
+    async def _take_turn(self, inbound: InboundMessage, *, message_id: int | None = None) -> Outcome:
         context = await self._db(store.turn_context, conversation_id=inbound.conversation_id)
         conversation = context.conversation
         channel = self._channels[conversation.channel]
@@ -497,6 +500,17 @@ class ConversationService:
         finally:
             # After the replies, so a client can take "typing off" as the end of the turn.
             await channel.typing(conversation, False)
+        parse = getattr(answer, "parse", None)
+        if parse is not None and message_id is not None:
+            # After the customer has the answer: bookkeeping never delays or loses a reply.
+            await self._db(
+                review.record_reading,
+                message_id=message_id,
+                intent=parse.intent,
+                confidence=parse.confidence,
+                ranking=parse.ranking,
+                threshold=self._review_threshold,
+            )
         if isinstance(answer, RasaFailure):
             current = await self._db(store.get_conversation, conversation_id=conversation.id)
             if current is not None and current.state in store.HELD_STATES:

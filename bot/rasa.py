@@ -45,6 +45,39 @@ class BotReply:
 
 
 @dataclass(frozen=True)
+class NluParse:
+    """How Rasa read the customer's message (our channel's `X-Nlu-Parse` header)."""
+
+    intent: str
+    confidence: float
+    ranking: tuple[tuple[str, float], ...] = ()
+
+
+class Replies(list[BotReply]):
+    """Rasa's replies to one message, and how it read that message when it said so."""
+
+    parse: NluParse | None = None
+
+
+PARSE_HEADER = "x-nlu-parse"
+
+
+def read_parse(header: str | None) -> NluParse | None:
+    """The parse header, or None when absent or not what our channel writes (it is optional)."""
+    if not header or len(header) > 2000:
+        return None
+    try:
+        data = json.loads(header)
+        intent, confidence = data["intent"], float(data["confidence"])
+        ranking = tuple((str(name)[:60], float(conf)) for name, conf in data.get("ranking") or [])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(intent, str) or not intent or not 0.0 <= confidence <= 1.0:
+        return None
+    return NluParse(intent=intent[:60], confidence=confidence, ranking=ranking[:5])
+
+
+@dataclass(frozen=True)
 class RasaMetadata:
     channel: str
     customer_id: str | None
@@ -64,7 +97,7 @@ class RasaClient:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout_seconds
 
-    async def send(self, *, sender: str, message: str, metadata: RasaMetadata) -> list[BotReply]:
+    async def send(self, *, sender: str, message: str, metadata: RasaMetadata) -> Replies:
         body = {"sender": sender, "message": message, "metadata": metadata.as_json()}
         try:
             # httpx's timeout is per network operation; this bounds the whole turn.
@@ -82,7 +115,9 @@ class RasaClient:
             data = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RasaFailure("malformed", "body is not JSON") from exc
-        return parse_replies(data)
+        replies = Replies(parse_replies(data))
+        replies.parse = read_parse(response.headers.get(PARSE_HEADER))
+        return replies
 
     async def trigger_intent(
         self,

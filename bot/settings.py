@@ -27,6 +27,8 @@ class GatewaySettings(BaseSettings):
     # Total time one Rasa turn may take before the customer gets the apology.
     rasa_timeout_seconds: float = Field(default=8.0, gt=0)
     health_timeout_seconds: float = Field(default=2.0, gt=0)
+    # A message the assistant read with less confidence than this goes to the staff review queue.
+    review_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
 
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'crm.db'}"
     redis_url: str | None = None

@@ -1,4 +1,4 @@
-"""Command line for the owner: `python -m crm migrate | import | seed-demo | stats`."""
+"""Command line for the owner: `python -m crm migrate | import | seed-demo | stats | export-training`."""
 
 from __future__ import annotations
 
@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--csv", type=Path, help="orders.csv, as for import")
     again.add_argument("--days", type=int, default=14, help="orders placed in the last N days (default 14)")
     commands.add_parser("purge-events", help="delete shop-platform events older than 30 days")
+    export = commands.add_parser(
+        "export-training", help="write reviewed messages to data/nlu/reviewed.yml (then `make train`)"
+    )
+    export.add_argument("--out", type=Path, help="default: data/nlu/reviewed.yml")
     return parser
 
 
@@ -77,12 +81,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 session.commit()
                 print(f"{removed} shop events older than 30 days deleted")
                 return 0
+            if args.command == "export-training":
+                return _export_training(session, args.out)
             return _stats(session)
     except (OperationalError, ProgrammingError) as exc:  # e.g. tables missing
         print(f"database error: {exc.orig}; has `python -m crm migrate` been run?", file=sys.stderr)
         return 1
     finally:
         engine.dispose()
+
+
+def _export_training(session: Session, out: Path | None) -> int:
+    from crm.training_export import DEFAULT_PATH, export_training
+
+    path = out or DEFAULT_PATH
+    count = export_training(session, path=path, actor="cli")
+    session.commit()
+    print(f"{count} reviewed examples written to {path}; run `make train` to retrain")
+    return 0
 
 
 def _import(session: Session, args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -209,8 +210,12 @@ class Conversation(Base):
 
     __tablename__ = "conversations"
     # Channels find a conversation by where its replies go (widget session
-    # hash, Telegram chat, phone number) on every inbound message.
-    __table_args__ = (Index("ix_conversations_channel_address", "channel", "address"),)
+    # hash, Telegram chat, phone number) on every inbound message; the
+    # insights page filters by when it began.
+    __table_args__ = (
+        Index("ix_conversations_channel_address", "channel", "address"),
+        Index("ix_conversations_created_at", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))  # "web", "telegram", "sms", "shell"
@@ -236,7 +241,11 @@ class Message(Base):
     whose uniqueness per channel is the atomic de-duplication claim."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("channel", "channel_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_message_id"),
+        # Covers the insights page's counts of requests per period: no table lookups.
+        Index("ix_messages_created_at_sender_intent", "created_at", "sender", "intent", "conversation_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(
@@ -249,6 +258,10 @@ class Message(Base):
     # Buttons, custom payloads, the button payload a customer pressed.
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    # What the assistant read a customer message as (Rasa's top intent and its
+    # confidence); None for other senders and for messages the bot never saw.
+    intent: Mapped[str | None] = mapped_column(String(60))
+    intent_confidence: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
@@ -270,7 +283,10 @@ class Handoff(Base):
     """The packet a person needs to take over: why, and what the bot knew."""
 
     __tablename__ = "handoffs"
-    __table_args__ = (Index("ix_handoffs_status_priority", "status", "priority"),)
+    __table_args__ = (
+        Index("ix_handoffs_status_priority", "status", "priority"),
+        Index("ix_handoffs_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(
@@ -295,6 +311,7 @@ class Handoff(Base):
 
 class Feedback(Base):
     __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_kind_created_at", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(
@@ -306,6 +323,48 @@ class Feedback(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     # The staff member who resolved the handoff this rating is about, if any.
     staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    # Where the answer was given ("web", "telegram", "sms"); None for ratings stored before it was kept.
+    channel: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NpsInvitation(Base):
+    """Each time a customer was asked the NPS question, answered or not: the 90-day rule counts these."""
+
+    __tablename__ = "nps_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(20))
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewItem(Base):
+    """A customer message the assistant may have misread, waiting for staff to say what it meant.
+
+    The text is kept masked (no e-mails, phone numbers or order numbers): it is
+    what staff read in the queue and what goes into the training data.
+    """
+
+    __tablename__ = "review_items"
+    __table_args__ = (Index("ix_review_items_status_created_at", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(20))  # fallback, low_confidence, before_handoff, low_rating
+    masked_text: Mapped[str] = mapped_column(Text)
+    # The assistant's top guesses: [{"intent": ..., "confidence": ...}], best first.
+    guesses: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open, reviewed
+    chosen_intent: Mapped[str | None] = mapped_column(String(60))
+    new_request: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    reviewed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -5,11 +5,17 @@ metadata carries the verified customer id, so an open channel would let anyone
 claim to be any customer. This one refuses requests without the shared token,
 and answers 500 when the turn fails so the gateway can tell the customer
 something true instead of receiving an empty list.
+
+The reply also says how the message was read: an `X-Nlu-Parse` header with
+the top intent, its confidence and the next guesses (names and numbers only,
+never the text), which the gateway stores for the insights page and the
+review queue. The body stays Rasa's standard list.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from typing import Any, Awaitable, Callable, Optional, Text
 
@@ -20,6 +26,27 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 logger = logging.getLogger(__name__)
+
+PARSE_HEADER = "X-Nlu-Parse"
+_GUESSES = 3
+
+
+def parse_summary(latest_message: Optional[dict[Text, Any]]) -> Optional[dict[Text, Any]]:
+    """The parse of a tracker's latest message, cut down to what the gateway keeps."""
+    intent = (latest_message or {}).get("intent") or {}
+    name = intent.get("name")
+    if not isinstance(name, str) or not name:
+        return None
+    ranking = [
+        [str(r.get("name")), round(float(r.get("confidence") or 0.0), 4)]
+        for r in (latest_message or {}).get("intent_ranking") or []
+        if isinstance(r, dict) and r.get("name")
+    ][:_GUESSES]
+    return {
+        "intent": name,
+        "confidence": round(float(intent.get("confidence") or 0.0), 4),
+        "ranking": ranking,
+    }
 
 
 class GatewayInput(RestInput):
@@ -74,6 +101,21 @@ class GatewayInput(RestInput):
                 # No message text here: logs must not carry what customers wrote.
                 logger.exception("gateway channel: the turn failed")
                 return response.json({"error": "the assistant failed on this message"}, status=500)
-            return response.json(collector.messages)
+            headers = {}
+            summary = await self._parse_of(request, sender_id)
+            if summary is not None:
+                headers[PARSE_HEADER] = json.dumps(summary, separators=(",", ":"))
+            return response.json(collector.messages, headers=headers)
 
         return webhook
+
+    @staticmethod
+    async def _parse_of(request: Request, sender_id: str) -> Optional[dict[Text, Any]]:
+        """How the turn's message was read, from the tracker the turn just saved."""
+        agent = getattr(request.app.ctx, "agent", None)
+        if agent is None or agent.tracker_store is None:
+            return None
+        tracker = await agent.tracker_store.retrieve(sender_id)
+        if tracker is None or tracker.latest_message is None:
+            return None
+        return parse_summary(tracker.latest_message.parse_data)

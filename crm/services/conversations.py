@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from crm.clock import utcnow
 from crm.models import Conversation, ConversationState, Customer, Feedback, Handoff
+from crm.services import review
 from crm.services._sql import insert_if_absent
 from crm.services.customers import customer_segment
 
@@ -104,6 +105,8 @@ def record_handoff(
     )
     session.add(handoff)
     session.flush()
+    # What the customer asked just before needing a person is worth a look.
+    review.queue_last_words(session, conversation_id=conversation_id, reason="before_handoff")
     return handoff
 
 
@@ -133,6 +136,8 @@ def record_feedback(
     )
     session.add(feedback)
     session.flush()
+    if kind == "csat" and score <= review.LOW_RATING:
+        review.queue_last_words(session, conversation_id=conversation_id, reason="low_rating")
     return feedback
 
 

@@ -17,10 +17,12 @@ from crm.models import (
     Feedback,
     Handoff,
     Message,
+    NpsInvitation,
     Order,
     OrderLine,
     OrderStatus,
     ReturnRequest,
+    ReviewItem,
 )
 from crm.normalize import normalize_phone
 from crm.services._sql import insert_if_absent
@@ -226,6 +228,9 @@ def erase_customer(session: Session, *, customer: Customer, actor: str) -> list[
             or_(Handoff.conversation_id.in_(conversation_ids), Handoff.customer_id == customer.id)
         )
     )
+    # Review items quote (masked) messages; NPS invitations say when they were asked.
+    wipe(delete(ReviewItem).where(ReviewItem.conversation_id.in_(conversation_ids)))
+    wipe(delete(NpsInvitation).where(NpsInvitation.customer_id == customer.id))
     wipe(delete(Message).where(Message.conversation_id.in_(conversation_ids)))
     wipe(
         delete(Feedback).where(

@@ -117,6 +117,8 @@ class FakeRasa:
     delay: float = 0.0
     delays: dict[str, float] = field(default_factory=dict)
     reply: Callable[[RasaCall], list[dict[str, Any]]] = echo
+    # How "Rasa" read each message, sent as our channel's X-Nlu-Parse header (None: no header).
+    parse: Callable[[RasaCall], dict[str, Any] | None] = lambda _call: None
     rasa_up: bool = True
     actions_up: bool = True
     calls: list[RasaCall] = field(default_factory=list)
@@ -171,7 +173,9 @@ class FakeRasa:
             return httpx.Response(200, json={"unexpected": "shape"})
         if self.mode == "empty":
             return httpx.Response(200, json=[])
-        return httpx.Response(200, json=self.reply(call))
+        parse = self.parse(call)
+        headers = {"X-Nlu-Parse": json.dumps(parse)} if parse is not None else {}
+        return httpx.Response(200, json=self.reply(call), headers=headers)
 
 
 @pytest.fixture

@@ -219,6 +219,33 @@ def check_message_missing_a_feature_block_still_classified() -> None:
         assert message.get(INTENT)["name"] in TRAINING
 
 
+def check_gateway_channel_reports_how_the_message_was_read() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import UserUttered
+
+    from rasa_ext.channel import GatewayInput, parse_summary
+
+    assert parse_summary(None) is None
+    assert parse_summary({"intent": {"name": None}}) is None
+    store = InMemoryTrackerStore(Domain.empty())
+    tracker = store.init_tracker("c1")
+    ranking = [{"name": n, "confidence": c} for n, c in [("track_order", 0.81234), ("delivery_info", 0.1), ("greet", 0.05), ("deny", 0.04)]]
+    tracker.update(UserUttered("where is it", {"name": "track_order", "confidence": 0.81234}, parse_data={"intent_ranking": ranking}))
+    asyncio.run(store.save(tracker))
+    request = SimpleNamespace(app=SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=store))))
+    summary = asyncio.run(GatewayInput._parse_of(request, "c1"))  # type: ignore[arg-type]
+    assert summary == {
+        "intent": "track_order",
+        "confidence": 0.8123,
+        "ranking": [["track_order", 0.8123], ["delivery_info", 0.1], ["greet", 0.05]],
+    }, summary
+    assert asyncio.run(GatewayInput._parse_of(request, "nobody")) is None  # type: ignore[arg-type]
+
+
 CHECKS: dict[str, Callable[[], None]] = {
     name: fn for name, fn in sorted(globals().items()) if name.startswith("check_") and callable(fn)
 }

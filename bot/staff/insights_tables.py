@@ -1,0 +1,142 @@
+"""The insights page's tables: one definition serves the HTML page and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from crm.services.insights import Insights
+
+CHANNEL_NAMES = {"web": "Website", "telegram": "Telegram", "sms": "SMS", "shell": "Shell"}
+Kind = Literal["text", "int", "pct", "chg", "num", "min"]
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    kind: Kind = "int"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    columns: list[Column]
+    rows: list[list[Any]]
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 60
+
+
+def tables(ins: Insights) -> dict[str, Table]:
+    found = [
+        Table(
+            "conversations",
+            "Conversations per day and channel",
+            [Column("Day", "text"), *[Column(CHANNEL_NAMES.get(c, c)) for c in ins.channels],
+             Column("Total")],
+            [[r["day"], *[r[c] for c in ins.channels], r["total"]] for r in ins.per_day],
+        ),
+        Table(
+            "handoff_reasons",
+            "Why conversations went to a person",
+            [Column("Reason", "text"), Column("Handoffs"), Column("Share of handoffs", "pct")],
+            [
+                [label, n, n / sum(x[2] for x in ins.reasons)]
+                for _, label, n in ins.reasons
+            ],
+        ),
+        Table(
+            "waits_by_hour",
+            "Wait for a person by hour of day (shop time)",
+            [Column("Hour", "text"), Column("Handoffs"), Column("Median wait (min)", "min"),
+             Column("90th percentile wait (min)", "min")],
+            [[f"{r['hour']:02d}:00", r["handoffs"], _minutes(r["wait_median"]), _minutes(r["wait_p90"])]
+             for r in ins.by_hour],
+        ),  # fmt: skip
+        Table(
+            "csat",
+            "Customer satisfaction (CSAT), bot only vs with a person",
+            [Column("Conversations", "text"), Column("Ratings"), Column("Satisfied (4–5)", "pct"),
+             Column("Average (1–5)", "num")],
+            [[label, ins.csat[key]["count"], ins.csat[key]["satisfied"], ins.csat[key]["average"]]
+             for key, label in (("all", "All"), ("bot", "Bot only"), ("person", "With a person"))],
+        ),  # fmt: skip
+        Table(
+            "csat_by_staff",
+            "CSAT per staff member",
+            [Column("Staff member", "text"), Column("Ratings"), Column("Satisfied (4–5)", "pct"),
+             Column("Average (1–5)", "num")],
+            [[r["name"], r["count"], r["satisfied"], r["average"]] for r in ins.csat_by_staff],
+        ),  # fmt: skip
+        Table(
+            "nps_comments",
+            "What customers said with their NPS score",
+            [Column("When", "text"), Column("Score"), Column("Channel", "text"), Column("Comment", "text")],
+            [[c["at"], c["score"], c["channel"], c["comment"]] for c in ins.nps_comments],
+        ),
+        Table(
+            "requests",
+            "Top requests",
+            [Column("Request", "text"), Column("Messages"), Column("Previous period"),
+             Column("Change", "chg")],
+            [[r["intent"], r["count"], r["previous"], r["change"]] for r in ins.requests],
+        ),
+        Table(
+            "risky_requests",
+            "Requests most often followed by a handoff or a low rating",
+            [Column("Request", "text"), Column("Conversations"), Column("Handed to a person"),
+             Column("Low ratings (1–2)"), Column("Share", "pct")],
+            [[r["intent"], r["conversations"], r["handoffs"], r["low_ratings"], r["share"]]
+             for r in ins.risky],
+        ),  # fmt: skip
+    ]
+    return {t.name: t for t in found}
+
+
+def cell(value: Any, kind: Kind) -> str:
+    """How a value reads on the page."""
+    if value is None:
+        return "—"
+    if kind == "pct":
+        return f"{value * 100:.0f}%"
+    if kind == "chg":
+        return f"{value * 100:+.0f}%"
+    if kind == "num":
+        return f"{value:.2f}"
+    if kind == "min":
+        return f"{value:.1f}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _csv_value(value: Any, kind: Kind) -> str:
+    if value is None:
+        return ""
+    if kind in ("pct", "chg"):
+        return f"{value * 100:.1f}"
+    if kind in ("num", "min"):
+        return f"{value:.2f}"
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    text = str(value)
+    # A comment that starts like a formula must not run as one in a spreadsheet.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+def to_csv(table: Table) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([c.title + (" (%)" if c.kind in ("pct", "chg") else "") for c in table.columns])
+    for row in table.rows:
+        writer.writerow([_csv_value(v, c.kind) for v, c in zip(row, table.columns, strict=True)])
+    return out.getvalue()
