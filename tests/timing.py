@@ -57,5 +57,9 @@ ADVERSARIAL: list[Callable[[int], str]] = [
     lambda n: "?" * n,
     lambda n: "I am Ada" + " " * n + "x",
     lambda n: "1x a" + " " * n + "b",
+    lambda n: "four" + " " * n + "x",
+    lambda n: "Ada Lovelace" + " " * n + "x",
+    lambda n: "a@" + "a" * n,
+    lambda n: "opt" + "-" * n,
     lambda n: "é" * n,
 ]
