@@ -27,7 +27,8 @@ def normalise_email(email: str) -> str:
 def _checked(email: str, name: str) -> tuple[str, str]:
     email = normalise_email(email)
     name = " ".join(name.split())
-    if not _EMAIL.match(email) or len(email) > 254:
+    # Length first: the pattern backtracks on long input.
+    if len(email) > 254 or not _EMAIL.match(email):
         raise AccountError("That doesn't look like an e-mail address.")
     if not name:
         raise AccountError("Give the person a name (shown to customers when they join a chat).")
