@@ -82,7 +82,7 @@ class Stack:
 
     def child_env(self) -> dict[str, str]:
         env = dict(self.env)
-        for key, value in local_secrets().items():
+        for key, value in local_secrets(SECRETS_FILE).items():
             env.setdefault(key, value)
         env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'crm.db'}")
         env.setdefault("TRACKER_STORE_URL", f"sqlite:///{ROOT / 'var' / 'rasa.db'}")
@@ -99,13 +99,14 @@ class Stack:
 
     def commands(self, env: Mapping[str, str]) -> dict[str, list[str]]:
         app_py = str(ROOT / ".venv" / "bin" / "python")
-        rasa = str(ROOT / ".venv-rasa" / "bin" / "rasa")
+        rasa_py = str(ROOT / ".venv-rasa" / "bin" / "python")
         return {
             "actions": [app_py, "-m", "actions.server"],
+            # The API token goes by environment (RASA_TOKEN), never on a command line `ps` shows.
             "rasa": [
-                rasa, "run", "--model", str(self.model), "--endpoints", "endpoints.yml",
+                rasa_py, "-m", "rasa_ext.serve", "run", "--model", str(self.model), "--endpoints", "endpoints.yml",
                 "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(self.rasa_port),
-                "--enable-api", "--auth-token", env["RASA_TOKEN"],
+                "--enable-api",
             ],
             "gateway": [
                 app_py, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", "127.0.0.1",
