@@ -46,7 +46,7 @@ def make_guard(*, token: str, hosts: frozenset[str]) -> Guard:
             return None
         scheme, _, supplied = request.headers.get("authorization", "").partition(" ")
         # Bytes, not str: compare_digest raises on non-ASCII text, and the caller chose it.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(supplied.encode(), expected):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(supplied.encode("utf-8", "surrogatepass"), expected):
             refusal = _refuse(request, 401, "bad_token", "missing or wrong bearer token")
             refusal.headers["WWW-Authenticate"] = "Bearer"
             return refusal

@@ -190,3 +190,17 @@ def test_the_server_cannot_be_bound_beyond_loopback_or_run_without_a_token() -> 
         ActionServerSettings(_env_file=None, action_server_token=TOKEN, action_server_host="0.0.0.0")  # type: ignore[call-arg,arg-type]
     with pytest.raises(ValidationError, match="ACTION_SERVER_TOKEN"):
         ActionServerSettings(_env_file=None, action_server_token="")  # type: ignore[call-arg]
+
+
+def test_a_token_that_is_not_even_utf8_is_a_401_not_a_500(action_server: ActionServer) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", action_server.port, timeout=20)
+    try:
+        conn.putrequest("POST", "/webhook", skip_host=True)
+        conn.putheader("Host", action_server.host())
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Authorization", b"Bearer \xff\xfe\xc3" + TOKEN.encode())
+        conn.putheader("Content-Length", "2")
+        conn.endheaders(b"{}")
+        assert conn.getresponse().status == 401
+    finally:
+        conn.close()

@@ -219,6 +219,21 @@ def check_message_missing_a_feature_block_still_classified() -> None:
         assert message.get(INTENT)["name"] in TRAINING
 
 
+def check_gateway_channel_refuses_a_non_ascii_token_without_raising() -> None:
+    from rasa_ext.channel import GatewayInput
+
+    class _Request:
+        def __init__(self, authorization: str) -> None:
+            self.headers = {"Authorization": authorization}
+
+    token = "gateway-token-0123456789abcdef"
+    channel = GatewayInput(token)
+    # compare_digest raises TypeError on non-ASCII str: that was a 500, not a 403.
+    for guess in ("Bearer é" + token, "Bearer \udcff", "Bearer 😀"):
+        assert channel._authorised(_Request(guess)) is False
+    assert channel._authorised(_Request("Bearer " + token)) is True
+
+
 CHECKS: dict[str, Callable[[], None]] = {
     name: fn for name, fn in sorted(globals().items()) if name.startswith("check_") and callable(fn)
 }
