@@ -326,7 +326,9 @@ async def test_the_console_is_closed_in_production_without_a_session_secret(
     start_gateway: Callable[..., Any],
 ) -> None:
     gateway = await start_gateway(
-        environment="production", rasa_token="a-real-token-0123456789", widget_identity_secret="w" * 32
+        environment="production",
+        rasa_token="Rasa-test-token_7Hq2Vx9Lm4Zr8Tp3Wk6Nd1Hs5Jb0",
+        widget_identity_secret="Widget-test-secret_3Fg8Yc2Ue7AoQiRx5Bn9Ml4Kd1",
     )
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         page = await http.get("/staff/sign-in")
