@@ -7,54 +7,28 @@ logging one request blocked the loop, the next request would wait with it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.sync.client import connect
 
-from bot.app import create_app
 from bot.logs import MAX_FIELD_CHARS, JsonFormatter
-from tests.bot.conftest import FakeRasa, free_port, gateway_settings
+from tests.bot.conftest import FakeRasa
+from tests.bot.threaded import ThreadedGateway, threaded_gateway
 
 # What a second customer may wait while the gateway handles an attacker's request.
 SECOND_CLIENT_BOUND_SECONDS = 0.5
 
 
-class ThreadedGateway:
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="on")
-        )
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
-
-    def __enter__(self) -> ThreadedGateway:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "gateway did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-
-
 @pytest.fixture
-def threaded_gateway(gateway_db_url: str, fake_rasa: FakeRasa) -> Iterator[ThreadedGateway]:
-    app = create_app(gateway_settings(gateway_db_url), http_transport=httpx.MockTransport(fake_rasa.handler))
-    with ThreadedGateway(app) as gateway:
+def threaded(gateway_db_url: str, fake_rasa: FakeRasa) -> Iterator[ThreadedGateway]:
+    with threaded_gateway(gateway_db_url, fake_rasa) as gateway:
         yield gateway
 
 
@@ -84,7 +58,7 @@ def access_lines(caplog: pytest.LogCaptureFixture, prefix: str) -> list[str]:
 
 
 def test_a_64_kib_path_is_logged_and_answered_without_stalling_another_client(
-    threaded_gateway: ThreadedGateway, caplog: pytest.LogCaptureFixture
+    threaded: ThreadedGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.access")
     # A run of address characters: what made the old e-mail pattern quadratic.
@@ -93,9 +67,9 @@ def test_a_64_kib_path_is_logged_and_answered_without_stalling_another_client(
     with httpx.Client(timeout=30) as http:
         waits = []
         for path in paths:
-            assert raw_get(threaded_gateway.port, path).startswith(b"HTTP/1.1 404")
+            assert raw_get(threaded.port, path).startswith(b"HTTP/1.1 404")
             # The access line is written just after the response went out: now.
-            waits.append(second_client_wait(http, threaded_gateway.url))
+            waits.append(second_client_wait(http, threaded.url))
     assert max(waits) < SECOND_CLIENT_BOUND_SECONDS, waits
     lines = [line for line in access_lines(caplog, "GET /") if "/healthz" not in line]
     assert len(lines) == len(paths)
@@ -104,17 +78,17 @@ def test_a_64_kib_path_is_logged_and_answered_without_stalling_another_client(
 
 @pytest.mark.parametrize("worst", ["a", "a@", "a.", "+1 ", "-", " @"])
 def test_a_2000_character_worst_case_message_is_answered_without_stalling_another_client(
-    threaded_gateway: ThreadedGateway, fake_rasa: FakeRasa, worst: str
+    threaded: ThreadedGateway, fake_rasa: FakeRasa, worst: str
 ) -> None:
     text = (worst * 2000)[:1999] + "x"
-    ws_url = threaded_gateway.url.replace("http://", "ws://") + "/ws/chat"
+    ws_url = threaded.url.replace("http://", "ws://") + "/ws/chat"
     with connect(ws_url, open_timeout=5) as tab, httpx.Client(timeout=30) as http:
         assert json.loads(tab.recv(5))["type"] == "session"
         tab.recv(5)  # history
         tab.send(json.dumps({"type": "message", "id": "c-1", "text": text}))
-        waits = [second_client_wait(http, threaded_gateway.url)]
+        waits = [second_client_wait(http, threaded.url)]
         frames = read_until(tab, lambda f: f["type"] == "message" and f["from"] == "bot")
-        waits.append(second_client_wait(http, threaded_gateway.url))
+        waits.append(second_client_wait(http, threaded.url))
     assert frames[-1]["text"] == f"echo: {text.strip()}"
     assert [c.message for c in fake_rasa.calls] == [text.strip()]
     assert max(waits) < SECOND_CLIENT_BOUND_SECONDS, waits
