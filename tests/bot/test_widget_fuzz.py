@@ -87,9 +87,12 @@ def test_any_frame_gets_a_clear_answer_and_the_socket_keeps_working(
     _, ws = tab
     probes = itertools.count()
 
+    examples: list[int] = []
+
     @FUZZ
     @given(frame=frames)
     def send(frame: str) -> None:
+        examples.append(1)
         ws.send(frame)
         for seen in answered(ws, f"probe-{next(probes)}"):
             if seen["type"] == "error":
@@ -97,6 +100,7 @@ def test_any_frame_gets_a_clear_answer_and_the_socket_keeps_working(
                 assert isinstance(seen["text"], str) and seen["text"]
 
     send()
+    assert len(examples) >= 100  # Hypothesis really ran
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
     with db() as session:
