@@ -626,14 +626,18 @@ async def staff_create(request: Request) -> Response:
     try:
         principal, fields = await _admin_post(request)
         role = _role(fields.get("role", "agent"))
-        await _ctx(request).db(
+        ctx = _ctx(request)
+        await ctx.db(
             accounts.create_staff,
             email=fields.get("email", ""),
             name=fields.get("name", ""),
             role=role,
-            password=fields.get("password", ""),
+            password="",
+            password_hash=await ctx.hasher.hash_new(fields.get("password", "")),
             actor=principal.actor,
         )
+    except HashingBusy:
+        return _refused(request, Refusal(503, "The server is busy. Please try again in a few seconds."), principal)
     except (accounts.AccountError, WeakPassword) as exc:
         assert principal is not None
         return await _staff_list(request, principal, 400, error=str(exc), notice=None)
@@ -647,16 +651,20 @@ async def staff_update(request: Request, staff_id: int) -> Response:
     principal: Principal | None = None
     try:
         principal, fields = await _admin_post(request)
-        updated = await _ctx(request).db(
+        ctx = _ctx(request)
+        new_password = fields.get("password") or None
+        updated = await ctx.db(
             accounts.update_staff,
             staff_id=staff_id,
             actor_id=principal.id,
             role=_role(fields["role"]) if fields.get("role") else None,
             active={"true": True, "false": False}.get(fields.get("active", "")),
-            password=fields.get("password") or None,
+            password_hash=await ctx.hasher.hash_new(new_password) if new_password else None,
         )
         if updated is None:
             raise Refusal(404, "There is no such staff account.")
+    except HashingBusy:
+        return _refused(request, Refusal(503, "The server is busy. Please try again in a few seconds."), principal)
     except (accounts.AccountError, WeakPassword) as exc:
         assert principal is not None
         return await _staff_list(request, principal, 400, error=str(exc), notice=None)

@@ -114,3 +114,35 @@ async def test_a_sign_in_flood_gets_503_and_chats_are_still_answered(
 def test_the_pool_module_keeps_argon2_parameters_in_one_place() -> None:
     # hashing.py calls passwords.* so the hash parameters stay in passwords.py.
     assert hashing.passwords is passwords
+
+
+async def test_admins_new_and_reset_passwords_are_hashed_on_the_argon2_pool(
+    gateway: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import select
+
+    from crm.models import StaffRole, StaffUser
+
+    admin = StaffClient(gateway.url)
+    try:
+        await admin.sign_in(staff_email(db, create_staff(db, name="Robin Admin", role=StaffRole.admin)))
+        threads: list[str] = []
+        real = passwords.hash_password
+
+        def recorded(password: str, **kw: Any) -> str:
+            threads.append(threading.current_thread().name)
+            return real(password, **kw)
+
+        monkeypatch.setattr(passwords, "hash_password", recorded)
+        form = {"email": "new@shop.example", "name": "New Person", "role": "agent", "password": "n" * 8 + "-pass-01"}
+        created = await admin.post("/staff/admin/staff", form, json_reply=False)
+        assert created.status_code == 303, created.text
+        with db() as session:
+            new = session.scalars(select(StaffUser).where(StaffUser.email == "new@shop.example")).one()
+        reset = await admin.post(f"/staff/admin/staff/{new.id}", {"password": "r" * 8 + "-pass-02"}, json_reply=False)
+        assert reset.status_code == 303, reset.text
+        assert len(threads) == 2 and all(name.startswith("argon2") for name in threads), threads
+        weak = await admin.post("/staff/admin/staff", {**form, "email": "w@shop.example", "password": "short"})
+        assert weak.status_code == 400 and len(threads) == 2
+    finally:
+        await admin.aclose()
