@@ -77,11 +77,14 @@ _SCALE = re.compile(r"(?:\bout\s+of|\bof|/)\s*(?:\d+|five|ten)\b", re.IGNORECASE
 _MAX_WORDS_FOR_NUMBER_WORDS = 3
 _NUMBER = re.compile(r"(?<![\d.,])(\d{1,3})(?![\d.,]\d)")
 _WORD = re.compile(r"\b(" + "|".join(_WORD_SCORES) + r")\b", re.IGNORECASE)
+# Matched against the reply without the punctuation around it: `^\W*(...)\W*$`
+# backtracked quadratically on a long run of punctuation.
 _SKIP = re.compile(
-    r"^\W*(no|nope|nah|no thanks?|no thank you|skip( it)?|pass|none|nothing|not now|"
-    r"rather not|i'?d rather not|no comment|n/?a|-)\W*$",
+    r"no|nope|nah|no thanks?|no thank you|skip( it)?|pass|none|nothing|not now|"
+    r"rather not|i'?d rather not|no comment|n/?a",
     re.IGNORECASE,
 )
+_EDGE_PUNCTUATION = re.compile(r"\W*+")
 
 
 def _to_score(value: Any) -> int | None:
@@ -121,7 +124,15 @@ def is_skip(text: str | None, intent: str | None) -> bool:
     if intent == "deny":
         return True
     cleaned = (text or "").strip()
-    return bool(cleaned) and (bool(_SKIP.match(cleaned)) or cleaned.lower() == SKIPPED)
+    return bool(cleaned) and (_skip_words(cleaned) or cleaned.lower() == SKIPPED)
+
+
+def _skip_words(text: str) -> bool:
+    start = _EDGE_PUNCTUATION.match(text).end()  # type: ignore[union-attr]  # \W* always matches
+    end = len(text) - _EDGE_PUNCTUATION.match(text[::-1]).end()  # type: ignore[union-attr]
+    core = text[start:end] if start < end else ""
+    # A lone dash ("-", " -- ") is a skip too.
+    return bool(_SKIP.fullmatch(core)) if core else "-" in text
 
 
 def _latest_text(tracker: Tracker) -> str:

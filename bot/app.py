@@ -217,6 +217,7 @@ async def _start(
         ),
         templates=make_templates(),
     )
+    stack.callback(staff.hasher.close)
     if staff.signer is None:
         logger.warning("STAFF_SESSION_SECRET is not set: the staff console at /staff is closed")
     state = GatewayState(settings=settings, metrics=metrics, http=http, service=service)

@@ -19,7 +19,8 @@ def signature_valid(customer_id: str, signature: str, secret: str) -> bool:
     # No secret configured means nobody can be verified this way: fail closed.
     if not secret or not customer_id or not signature:
         return False
-    return hmac.compare_digest(sign_customer_id(customer_id, secret), signature.strip().lower())
+    # Bytes: compare_digest raises TypeError on non-ASCII str, and the signature is the visitor's to choose.
+    return hmac.compare_digest(sign_customer_id(customer_id, secret).encode(), signature.strip().lower().encode())
 
 
 def new_session_token() -> str:

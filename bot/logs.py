@@ -19,9 +19,15 @@ from datetime import datetime, timezone
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 conversation_id_var: ContextVar[str | None] = ContextVar("conversation_id", default=None)
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Every pattern here runs on attacker-chosen text (request paths), so each must
+# take linear time: a match may start only where a run of its characters starts
+# (the lookbehinds), and possessive quantifiers never hand back what they took.
+# The old e-mail pattern retried from every character of a long run: a
+# 65,000-character path held the event loop for seconds.
+# Anything@anything counts as an address: a cut-off "ada@exam" must not slip through.
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w.-]*+")
 # E.164-ish: a plus, then 7 or more digits with the usual separators.
-_PHONE = re.compile(r"\+\d[\d ().-]{6,}\d")
+_PHONE = re.compile(r"\+\d(?:[ ().-]*+\d){6,}")
 # A query string, as uvicorn prints it in request lines.
 _QUERY = re.compile(r"\?[^\s\"']*")
 
@@ -35,10 +41,34 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
-def scrub(text: str) -> str:
-    text = _EMAIL.sub("[email]", text)
-    text = _PHONE.sub("[phone]", text)
-    return _QUERY.sub("?[query]", text)
+# What one formatted field may hold: a log line is for people, and no pattern
+# should ever see more than this of a stranger's text.
+MAX_FIELD_CHARS = 4096
+_MAX_TRACEBACK_CHARS = 32_768
+
+
+def truncate(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """At most `limit` characters of `text`, and a note of how many were cut."""
+    cut = _cut_point(text, limit)
+    return text if cut == len(text) else f"{text[:cut]}…[{len(text) - cut} chars cut]"
+
+
+def _cut_point(text: str, limit: int) -> int:
+    # Backs off to the start of the word the cut falls in: half an e-mail
+    # address ("ada.lovelace") would no longer look like one to `scrub`.
+    if len(text) <= limit:
+        return len(text)
+    cut = limit
+    while cut > 0 and (text[cut - 1].isalnum() or text[cut - 1] in "_.+-@"):
+        cut -= 1
+    return cut
+
+
+def scrub(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """`text` without e-mail addresses, phone numbers or query strings, cut to `limit` characters."""
+    cut = _cut_point(text, limit)
+    clean = _QUERY.sub("?[query]", _PHONE.sub("[phone]", _EMAIL.sub("[email]", text[:cut])))
+    return clean if cut == len(text) else f"{clean}…[{len(text) - cut} chars cut]"
 
 
 class JsonFormatter(logging.Formatter):
@@ -59,7 +89,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and key not in entry:
                 entry[key] = scrub(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exc"] = scrub(self.formatException(record.exc_info))
+            entry["exc"] = scrub(self.formatException(record.exc_info), limit=_MAX_TRACEBACK_CHARS)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 

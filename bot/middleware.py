@@ -10,11 +10,12 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.logs import request_id_var
+from bot.logs import request_id_var, truncate
 
 logger = logging.getLogger("bot.access")
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_MAX_LOGGED_PATH = 512
 
 
 class RequestContextMiddleware:
@@ -45,7 +46,8 @@ class RequestContextMiddleware:
                 logger.info(
                     "%s %s %s",
                     scope["method"],
-                    scope["path"],
+                    # The path is the client's to choose: 64 KiB of it is not a log line.
+                    truncate(scope["path"], _MAX_LOGGED_PATH),
                     status,
                     extra={"duration_ms": round((time.perf_counter() - started) * 1000, 1)},
                 )

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm.secret_strength import HOW_TO_MAKE_ONE, weakness
 from crm.settings import PROJECT_ROOT
 
 # Values people paste from examples; in production they mean "not configured".
@@ -100,6 +101,10 @@ class GatewaySettings(BaseSettings):
     rate_limit_ip_burst: int = Field(default=30, gt=0)
     rate_limit_connect_per_minute: float = Field(default=30, gt=0)
     rate_limit_connect_burst: int = Field(default=10, gt=0)
+
+    # In production /metrics answers loopback clients (not via a proxy) and, when
+    # set, anyone sending it as a bearer token (a remote Prometheus).
+    metrics_token: SecretStr = SecretStr("")
 
     log_level: str = "INFO"
     gateway_host: str = "127.0.0.1"
@@ -195,25 +200,21 @@ class GatewaySettings(BaseSettings):
     def _production_is_configured(self) -> GatewaySettings:
         if self.environment != "production":
             return self
-        for name in ("rasa_token", "widget_identity_secret"):
-            secret: SecretStr = getattr(self, name)
-            if secret.get_secret_value().strip().lower() in _PLACEHOLDERS:
-                raise ValueError(f"{name.upper()} must be set to a real secret in production")
-        if self.telegram_enabled:
-            telegram_secrets = ["telegram_link_secret"] if self.telegram_link_secret.get_secret_value() else []
-            if self.telegram_mode == "webhook":
-                telegram_secrets.append("telegram_webhook_secret")
-            for name in telegram_secrets:
-                secret = getattr(self, name)
-                if secret.get_secret_value().strip().lower() in _PLACEHOLDERS:
-                    raise ValueError(f"{name.upper()} must be set to a real secret in production")
-        staff_secret = self.staff_session_secret.get_secret_value().strip()
-        # Unset, the staff console stays closed (nobody can sign in); a pasted example must not open it.
-        if staff_secret and (staff_secret.lower() in _PLACEHOLDERS or len(staff_secret) < 16):
-            raise ValueError("STAFF_SESSION_SECRET must be a real secret (16+ characters) in production")
+        # Secrets this shop makes for itself: 32 random bytes each (Twilio's and
+        # Telegram's tokens are issued by them and only checked for placeholders).
+        required = ["rasa_token", "widget_identity_secret"]
+        optional = ["staff_session_secret", "metrics_token", "telegram_link_secret", "woocommerce_webhook_secret"]
+        if self.telegram_enabled and self.telegram_mode == "webhook":
+            required.append("telegram_webhook_secret")
         if self.shop_requests_webhook_url:
-            if self.shop_requests_webhook_secret.get_secret_value().strip().lower() in _PLACEHOLDERS:
-                raise ValueError("SHOP_REQUESTS_WEBHOOK_SECRET must be set to a real secret in production")
+            required.append("shop_requests_webhook_secret")
+        for name in required + [n for n in optional if getattr(self, n).get_secret_value()]:
+            secret: SecretStr = getattr(self, name)
+            if reason := weakness(secret.get_secret_value()):
+                raise ValueError(
+                    f"{name.upper()} must be at least 32 random bytes in production, but {reason}. "
+                    f"Make one with: {HOW_TO_MAKE_ONE}"
+                )
         if self.demo_mode:
             # Demo mode lets any visitor sign in as any demo customer.
             raise ValueError("DEMO_MODE must be off in production")

@@ -36,7 +36,8 @@ def free_port() -> int:
 def local_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
     """Secrets for a one-machine install, made once and kept in var/ (mode 600).
 
-    A shop owner who sets RASA_TOKEN / WIDGET_IDENTITY_SECRET / STAFF_SESSION_SECRET in the environment
+    A shop owner who sets RASA_TOKEN / WIDGET_IDENTITY_SECRET / STAFF_SESSION_SECRET /
+    ACTION_SERVER_TOKEN in the environment
     or .env keeps control; otherwise they never have to invent one.
     """
     values: dict[str, str] = {}
@@ -46,7 +47,7 @@ def local_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
             if sep:
                 values[key.strip()] = value.strip()
     changed = False
-    for key in ("RASA_TOKEN", "WIDGET_IDENTITY_SECRET", "STAFF_SESSION_SECRET"):
+    for key in ("RASA_TOKEN", "WIDGET_IDENTITY_SECRET", "STAFF_SESSION_SECRET", "ACTION_SERVER_TOKEN"):
         if not values.get(key):
             values[key] = secrets.token_urlsafe(32)
             changed = True
@@ -81,7 +82,7 @@ class Stack:
 
     def child_env(self) -> dict[str, str]:
         env = dict(self.env)
-        for key, value in local_secrets().items():
+        for key, value in local_secrets(SECRETS_FILE).items():
             env.setdefault(key, value)
         env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'crm.db'}")
         env.setdefault("TRACKER_STORE_URL", f"sqlite:///{ROOT / 'var' / 'rasa.db'}")
@@ -89,9 +90,8 @@ class Stack:
         env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{self.action_port}"
         env["RASA_URL"] = self.rasa_url
         env["GATEWAY_PORT"] = str(self.gateway_port)
-        # rasa-sdk binds to every interface unless told otherwise; the action
-        # server trusts the tracker it is sent, so it must only hear Rasa.
-        env["SANIC_HOST"] = "127.0.0.1"
+        # The action server listens on loopback and answers only Rasa's token (endpoints.yml).
+        env["ACTION_PORT"] = str(self.action_port)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -99,13 +99,14 @@ class Stack:
 
     def commands(self, env: Mapping[str, str]) -> dict[str, list[str]]:
         app_py = str(ROOT / ".venv" / "bin" / "python")
-        rasa = str(ROOT / ".venv-rasa" / "bin" / "rasa")
+        rasa_py = str(ROOT / ".venv-rasa" / "bin" / "python")
         return {
-            "actions": [app_py, "-m", "rasa_sdk", "--actions", "actions", "-p", str(self.action_port)],
+            "actions": [app_py, "-m", "actions.server"],
+            # The API token goes by environment (RASA_TOKEN), never on a command line `ps` shows.
             "rasa": [
-                rasa, "run", "--model", str(self.model), "--endpoints", "endpoints.yml",
+                rasa_py, "-m", "rasa_ext.serve", "run", "--model", str(self.model), "--endpoints", "endpoints.yml",
                 "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(self.rasa_port),
-                "--enable-api", "--auth-token", env["RASA_TOKEN"],
+                "--enable-api",
             ],
             "gateway": [
                 app_py, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", "127.0.0.1",

@@ -44,10 +44,11 @@ REQUIRED_ORDER = ("order_number", "customer_id", "placed_at", "status", "items",
 _YES = {"yes", "y", "true", "1", "x", "opt-in", "opted in"}
 _NO = {"no", "n", "false", "0", "opt-out", "opted out"}
 _LOCALE = re.compile(r"^[a-z]{2,3}(?:[-_][a-z]{2})?$", re.IGNORECASE)
-_ITEM = re.compile(
-    r"^(?P<qty>\d{1,4})\s*[x×]\s*(?P<name>.+?)(?:\s*@\s*(?P<price>\d{1,8}(?:\.\d{1,2})?))?$",
-    re.IGNORECASE,
-)
+# "2x Blue Mug @ 18.00": the price is split off at the last "@" rather than by a
+# lazy name followed by optional groups, which backtracked quadratically on a
+# long cell (an imported file is as untrusted as anything else).
+_ITEM = re.compile(r"^(?P<qty>\d{1,4})\s*+[x×]\s*+(?P<name>.+)$", re.IGNORECASE)
+_PRICE = re.compile(r"\s*+(?P<price>\d{1,8}(?:\.\d{1,2})?)")
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,11 @@ def parse_items(raw: str) -> list[Item] | str:
         part = part.strip()
         if not part:
             continue
-        match = _ITEM.match(part)
+        head, price_text = _split_price(part)
+        match = _ITEM.match(head)
+        if match is None and price_text is not None:
+            head, price_text = part, None  # "2x @ 5": no name before the "@", so it is the name
+            match = _ITEM.match(head)
         if match is None:
             return f'"{part}" is not like "2x Blue Mug"'
         quantity = int(match["qty"])
@@ -144,7 +149,7 @@ def parse_items(raw: str) -> list[Item] | str:
             return f'"{part}" has quantity 0'
         if len(name) > 200:
             return f'product name longer than 200 characters in "{part[:40]}..."'
-        price = Decimal(match["price"]) if match["price"] else None
+        price = Decimal(price_text) if price_text else None
         key = name.casefold()
         if key in items:
             items[key].quantity += quantity
@@ -154,6 +159,15 @@ def parse_items(raw: str) -> list[Item] | str:
     if not items:
         return "no items"
     return list(items.values())
+
+
+def _split_price(text: str) -> tuple[str, str | None]:
+    """ "2x Tea Sampler @ 18.00" -> ("2x Tea Sampler", "18.00"); no price -> (text, None)."""
+    head, at, price = text.rpartition("@")
+    found = _PRICE.fullmatch(price) if at else None
+    if found is None:
+        return text, None
+    return head.rstrip(), found["price"]
 
 
 def parse_datetime(raw: str, *, tz: tzinfo, shift: timedelta = timedelta(0)) -> datetime | None:

@@ -70,7 +70,8 @@ class GatewayInput(RestInput):
     def _authorised(self, request: Request) -> bool:
         header = request.headers.get("Authorization", "")
         scheme, _, supplied = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(supplied, self.token)
+        # Bytes: compare_digest raises TypeError on a non-ASCII str (a 500 instead of a 403).
+        return scheme.lower() == "bearer" and hmac.compare_digest(supplied.encode("utf-8", "surrogatepass"), self.token.encode())
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[None]]

@@ -10,10 +10,12 @@ export DATABASE_URL="sqlite:///$work/crm.db"
 export TRACKER_STORE_URL="sqlite:///$work/rasa.db"
 export ACTION_ENDPOINT_URL="http://127.0.0.1:$port/webhook"
 export RASA_TOKEN="${RASA_TOKEN:-story-tests-token-0123456789}"
+export ACTION_SERVER_TOKEN="${ACTION_SERVER_TOKEN:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')}"
+export ACTION_PORT="$port"
 export TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 .venv/bin/python -m crm migrate >/dev/null
 .venv/bin/python -m crm seed-demo >/dev/null
-.venv/bin/python -m rasa_sdk --actions actions -p "$port" >"$work/actions.log" 2>&1 &
+.venv/bin/python -m actions.server >"$work/actions.log" 2>&1 &
 actions_pid=$!
 trap 'kill $actions_pid 2>/dev/null || true; wait $actions_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do

@@ -379,7 +379,8 @@ class TelegramChannel:
             return None
         try:
             return Update.de_json(data, self.bot)
-        except (TypeError, ValueError, KeyError, AttributeError):
+        # OverflowError / OSError: a timestamp no clock can hold ("date": -2**63), found by fuzzing.
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError, OSError):
             return None
 
     async def process(self, update: Update) -> bool:

@@ -26,6 +26,7 @@ from bot.conversations import STAFF_QUEUE_KEY, DeliveryFailed, staff_conversatio
 from bot.staff import accounts, console, sessions
 from bot.staff.canned import load_canned
 from bot.staff.context import Principal, StaffContext
+from bot.staff.hashing import HashingBusy
 from bot.staff.passwords import WeakPassword
 from crm.clock import utcnow
 from crm.models import ConversationState, StaffRole
@@ -257,7 +258,15 @@ async def sign_in(request: Request) -> Response:
         return _sign_in_form(
             request, 429, error="Too many sign-in attempts. Please wait a minute and try again.", email=email
         )
-    staff = await ctx.db(_authenticate, email=email, password=password)
+    try:
+        staff = await _authenticate(ctx, email=email, password=password)
+    except HashingBusy:
+        logger.warning("staff sign-in refused: password hashing is saturated")
+        busy = _sign_in_form(
+            request, 503, error="Signing in is busy right now. Please try again in a few seconds.", email=email
+        )
+        busy.headers["Retry-After"] = "5"
+        return busy
     if staff is None:
         logger.info("staff sign-in failed")
         return _sign_in_form(
@@ -280,18 +289,43 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
-def _authenticate(session: Any, *, email: str, password: str) -> tuple[int, str] | None:
-    staff = accounts.authenticate(session, email=email, password=password)
-    if staff is None:
-        known = accounts.get_staff_by_email(session, email=email)
+async def _authenticate(ctx: StaffContext, *, email: str, password: str) -> tuple[int, str] | None:
+    """(staff id, password hash) for the right password of an active account, else None.
+
+    The database work runs on the usual threads, argon2 on its own bounded pool
+    (bot/staff/hashing.py): a sign-in flood must not hold up chats. Raises
+    HashingBusy when that pool is full.
+    """
+    known = await ctx.db(_sign_in_candidate, email=email)
+    # Checked against a dummy hash when there is no account: the same work either way.
+    ok = await ctx.hasher.verify(known[1] if known else None, password)
+    fresh_hash = None
+    if known and ok and known[2] and await ctx.hasher.needs_rehash(known[1]):
+        fresh_hash = await ctx.hasher.rehash(password)
+    return await ctx.db(_record_sign_in, email=email, checked=known, ok=ok, fresh_hash=fresh_hash)
+
+
+def _sign_in_candidate(session: Any, *, email: str) -> tuple[int, str, bool] | None:
+    staff = accounts.get_staff_by_email(session, email=email)
+    return (staff.id, staff.password_hash, staff.active) if staff is not None else None
+
+
+def _record_sign_in(
+    session: Any, *, email: str, checked: tuple[int, str, bool] | None, ok: bool, fresh_hash: str | None
+) -> tuple[int, str] | None:
+    staff = accounts.get_staff_by_email(session, email=email)
+    # The password must still be the one that was checked (it may have changed meanwhile).
+    if staff is None or not ok or not staff.active or checked is None or staff.password_hash != checked[1]:
         audit(
             session,
             actor="anonymous",
             action="staff.sign_in_failed",
-            subject=f"staff:{known.id}" if known is not None else "",
-            detail={"reason": "bad_password" if known is not None else "unknown_account"},
+            subject=f"staff:{staff.id}" if staff is not None else "",
+            detail={"reason": "bad_password" if staff is not None else "unknown_account"},
         )
         return None
+    if fresh_hash is not None:
+        staff.password_hash = fresh_hash
     audit(session, actor=f"staff:{staff.id}", action="staff.sign_in", subject=f"staff:{staff.id}")
     return staff.id, staff.password_hash
 
@@ -592,14 +626,18 @@ async def staff_create(request: Request) -> Response:
     try:
         principal, fields = await _admin_post(request)
         role = _role(fields.get("role", "agent"))
-        await _ctx(request).db(
+        ctx = _ctx(request)
+        await ctx.db(
             accounts.create_staff,
             email=fields.get("email", ""),
             name=fields.get("name", ""),
             role=role,
-            password=fields.get("password", ""),
+            password="",
+            password_hash=await ctx.hasher.hash_new(fields.get("password", "")),
             actor=principal.actor,
         )
+    except HashingBusy:
+        return _refused(request, Refusal(503, "The server is busy. Please try again in a few seconds."), principal)
     except (accounts.AccountError, WeakPassword) as exc:
         assert principal is not None
         return await _staff_list(request, principal, 400, error=str(exc), notice=None)
@@ -613,16 +651,20 @@ async def staff_update(request: Request, staff_id: int) -> Response:
     principal: Principal | None = None
     try:
         principal, fields = await _admin_post(request)
-        updated = await _ctx(request).db(
+        ctx = _ctx(request)
+        new_password = fields.get("password") or None
+        updated = await ctx.db(
             accounts.update_staff,
             staff_id=staff_id,
             actor_id=principal.id,
             role=_role(fields["role"]) if fields.get("role") else None,
             active={"true": True, "false": False}.get(fields.get("active", "")),
-            password=fields.get("password") or None,
+            password_hash=await ctx.hasher.hash_new(new_password) if new_password else None,
         )
         if updated is None:
             raise Refusal(404, "There is no such staff account.")
+    except HashingBusy:
+        return _refused(request, Refusal(503, "The server is busy. Please try again in a few seconds."), principal)
     except (accounts.AccountError, WeakPassword) as exc:
         assert principal is not None
         return await _staff_list(request, principal, 400, error=str(exc), notice=None)

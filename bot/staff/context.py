@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from bot.fanout import LocalFanout
 from bot.ratelimit import RateLimiter
 from bot.settings import GatewaySettings
 from bot.staff import sessions
+from bot.staff.hashing import PasswordHasherPool
 from crm.models import StaffRole, StaffUser
 from crm.shop import ShopProfileError, load_shop_profile
 
@@ -56,6 +57,8 @@ class StaffContext:
     account_limiter: RateLimiter
     ip_limiter: RateLimiter
     templates: jinja2.Environment
+    # Argon2 away from the default pool the chats' database work uses.
+    hasher: PasswordHasherPool = field(default_factory=PasswordHasherPool)
 
     async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         return await asyncio.to_thread(self._unit_of_work, fn, kwargs)

@@ -80,7 +80,7 @@ class SessionSigner:
         if not token or len(token) > 512 or token.count(".") != 1:
             return None
         body, signature = token.split(".")
-        if not hmac.compare_digest(self._sign(body), signature):
+        if not hmac.compare_digest(self._sign(body).encode(), signature.encode()):
             return None
         try:
             payload = json.loads(_unb64(body))
@@ -106,7 +106,7 @@ class SessionSigner:
         return hmac.new(self._csrf_key, session.session_id.encode(), hashlib.sha256).hexdigest()
 
     def csrf_valid(self, session: StaffSession, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(session), token or "")
+        return bool(token) and hmac.compare_digest(self.csrf_token(session).encode(), (token or "").encode())
 
     def _sign(self, body: str) -> str:
         return _b64(hmac.new(self._session_key, body.encode(), hashlib.sha256).digest())
@@ -118,4 +118,5 @@ def new_login_csrf() -> str:
 
 
 def login_csrf_valid(cookie: str | None, field: str | None) -> bool:
-    return bool(cookie) and bool(field) and hmac.compare_digest(cookie or "", field or "")
+    # Bytes: compare_digest raises TypeError on non-ASCII str, and both values come from the client.
+    return bool(cookie) and bool(field) and hmac.compare_digest((cookie or "").encode(), (field or "").encode())

@@ -35,8 +35,8 @@ from crm.models import Base, Customer, Message
 
 RASA_URL = "http://rasa.test"
 ACTIONS_URL = "http://actions.test"
-RASA_TOKEN = "test-token-0123456789abcdef"
-IDENTITY_SECRET = "widget-secret-for-tests-0123456789"
+RASA_TOKEN = "Rasa-test-token_7Hq2Vx9Lm4Zr8Tp3Wk6Nd1Hs5Jb0"
+IDENTITY_SECRET = "Widget-test-secret_3Fg8Yc2Ue7AoQiRx5Bn9Ml4Kd1"
 CONTACT = "help@shop.example or +44 20 7946 0321"
 
 

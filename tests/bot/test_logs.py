@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
 
-from bot.logs import JsonFormatter, conversation_context, request_id_var, scrub
+from bot.logs import MAX_FIELD_CHARS, JsonFormatter, conversation_context, request_id_var, scrub
 from crm.models import Customer
 from tests.bot.conftest import FakeRasa, Gateway
+from tests.timing import ADVERSARIAL, assert_linear
 
 SECRET_WORDS = "my card number is 4111 and I live at 12 Elm Street"
 EMAIL = "ada.lovelace@example.com"
@@ -80,3 +82,31 @@ def test_the_formatter_scrubs_what_other_libraries_might_log() -> None:
     assert scrub("conversation 3f2a9c01 at 2026-01-01T10:00:00+00:00") == (
         "conversation 3f2a9c01 at 2026-01-01T10:00:00+00:00"
     )
+
+
+def test_scrubbing_takes_linear_time_on_adversarial_text() -> None:
+    # The old e-mail pattern took ~7 s on a 65,000-character path, on the event loop.
+    assert_linear(lambda text: scrub(text, limit=len(text)), ADVERSARIAL)
+
+
+def test_a_long_field_is_cut_before_scrubbing_and_the_cut_never_leaves_half_an_address() -> None:
+    text = "x " * 2040 + "ada.lovelace@example.com trailing words " + "y" * 70_000
+    line = scrub(text)
+    assert len(line) < MAX_FIELD_CHARS + 40
+    assert "ada" not in line and "lovelace" not in line
+    assert line.endswith("chars cut]")
+    # A cut that falls inside an address drops the whole word, not leaving "ada.lovel".
+    for cut in range(4075, 4110):
+        assert "lovel" not in scrub(text, limit=cut)
+    # An address without a dotted domain still counts (a cut one would not have one).
+    assert scrub("write to ada@exam") == "write to [email]"
+
+
+def test_the_access_line_for_a_huge_path_is_short_and_scrubbed() -> None:
+    record = logging.getLogger("bot.access").makeRecord(
+        "bot.access", logging.INFO, __file__, 1, "%s %s %s", ("GET", "/" + "a" * 65_000 + "@x.io", 404), None
+    )
+    started = time.perf_counter()
+    line = json.loads(JsonFormatter().format(record))
+    assert time.perf_counter() - started < 0.1
+    assert len(line["msg"]) < MAX_FIELD_CHARS + 40

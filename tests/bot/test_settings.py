@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from pydantic import ValidationError
 
 from bot.settings import GatewaySettings
+
+
+# What `secrets.token_urlsafe(32)` makes: 32 random bytes in 43+ URL-safe characters.
+STRONG = "Rasa-test-token_7Hq2Vx9Lm4Zr8Tp3Wk6Nd1Hs5Jb0"
+STRONG_TOO = "Widget-test-secret_3Fg8Yc2Ue7AoQiRx5Bn9Ml4Kd1"
 
 
 def settings(**values: object) -> GatewaySettings:
@@ -38,7 +45,7 @@ def test_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.parametrize("placeholder", ["", "changeme", "CHANGEME", " secret "])
 @pytest.mark.parametrize("name", ["rasa_token", "widget_identity_secret"])
 def test_production_refuses_placeholder_secrets(name: str, placeholder: str) -> None:
-    values = {"rasa_token": "a-real-token-123456", "widget_identity_secret": "a-real-secret-123456"}
+    values = {"rasa_token": STRONG, "widget_identity_secret": STRONG_TOO}
     values[name] = placeholder
     with pytest.raises(ValidationError, match=name.upper()):
         settings(environment="production", **values)
@@ -48,15 +55,15 @@ def test_production_refuses_demo_mode() -> None:
     with pytest.raises(ValidationError, match="DEMO_MODE"):
         settings(
             environment="production",
-            rasa_token="a-real-token-123456",
-            widget_identity_secret="a-real-secret-123456",
+            rasa_token=STRONG,
+            widget_identity_secret=STRONG_TOO,
             demo_mode=True,
         )
 
 
 def test_production_with_real_secrets_is_accepted_and_secrets_stay_hidden() -> None:
-    s = settings(environment="production", rasa_token="a-real-token-123456", widget_identity_secret="s" * 32)
-    assert "a-real-token" not in repr(s)
+    s = settings(environment="production", rasa_token=STRONG, widget_identity_secret=STRONG_TOO)
+    assert "Rasa-test-token" not in repr(s)
 
 
 def test_development_tolerates_missing_secrets() -> None:
@@ -69,3 +76,37 @@ def test_development_tolerates_missing_secrets() -> None:
 def test_nonsense_is_refused(name: str, value: object) -> None:
     with pytest.raises(ValidationError):
         settings(**{name: value})
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "a-real-token-123456",  # 19 characters: about 110 bits at most
+        "0123456789abcdef0123456789abcdef",  # 32 hex digits are 16 bytes, not 32
+        "x" * 64,  # long, but one character
+        "Password1!Password1!Password1!Password1!",  # a few characters, repeated
+    ],
+)
+@pytest.mark.parametrize(
+    "name", ["rasa_token", "widget_identity_secret", "staff_session_secret", "metrics_token", "telegram_link_secret"]
+)
+def test_production_refuses_any_secret_of_less_than_32_random_bytes(name: str, weak: str) -> None:
+    values = {"rasa_token": STRONG, "widget_identity_secret": STRONG_TOO, name: weak}
+    with pytest.raises(ValidationError, match=f"{name.upper()} must be at least 32 random bytes in production"):
+        settings(environment="production", **values)
+    # Development keeps working with whatever a developer typed.
+    assert settings(environment="development", **values).environment == "development"
+
+
+def test_production_refuses_a_short_telegram_webhook_secret() -> None:
+    values = {"rasa_token": STRONG, "widget_identity_secret": STRONG_TOO, "telegram_bot_token": "1:abc"}
+    with pytest.raises(ValidationError, match="TELEGRAM_WEBHOOK_SECRET must be at least 32 random bytes"):
+        settings(environment="production", telegram_webhook_secret="r3al-Secret_value", **values)
+    made = secrets.token_urlsafe(32)
+    assert settings(environment="production", telegram_webhook_secret=made, **values).telegram_enabled
+
+
+def test_production_accepts_what_the_supervisor_generates() -> None:
+    made = {name: secrets.token_urlsafe(32) for name in ("rasa_token", "widget_identity_secret", "staff_session_secret")}
+    assert settings(environment="production", **made).environment == "production"
+    assert settings(environment="production", rasa_token=secrets.token_hex(32), widget_identity_secret=STRONG)

@@ -17,8 +17,8 @@ SMS = {
 }
 PRODUCTION = {
     "environment": "production",
-    "rasa_token": "a-real-token-123456",
-    "widget_identity_secret": "a-real-secret-123456",
+    "rasa_token": "Rasa-test-token_7Hq2Vx9Lm4Zr8Tp3Wk6Nd1Hs5Jb0",
+    "widget_identity_secret": "Widget-test-secret_3Fg8Yc2Ue7AoQiRx5Bn9Ml4Kd1",
 }
 
 

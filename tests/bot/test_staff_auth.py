@@ -18,6 +18,7 @@ from websockets.exceptions import InvalidStatus
 
 from crm.models import AuditEntry, Conversation, ConversationState, StaffRole, StaffUser
 from tests.bot.conftest import FakeRasa, Gateway
+from tests.timing import assert_linear
 from tests.bot.staff_support import PASSWORD, HandoffRasa, StaffClient, create_staff, staff_email
 
 pytestmark = pytest.mark.asyncio
@@ -325,10 +326,23 @@ async def test_the_console_is_closed_in_production_without_a_session_secret(
     start_gateway: Callable[..., Any],
 ) -> None:
     gateway = await start_gateway(
-        environment="production", rasa_token="a-real-token-0123456789", widget_identity_secret="w" * 32
+        environment="production",
+        rasa_token="Rasa-test-token_7Hq2Vx9Lm4Zr8Tp3Wk6Nd1Hs5Jb0",
+        widget_identity_secret="Widget-test-secret_3Fg8Yc2Ue7AoQiRx5Bn9Ml4Kd1",
     )
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         page = await http.get("/staff/sign-in")
         post = await http.post("/staff/sign-in", data={"email": "a@b.c", "password": "x"})
     assert page.status_code == 503 and "STAFF_SESSION_SECRET" in page.text
     assert post.status_code == 503
+
+
+def test_a_huge_e_mail_is_refused_before_the_pattern_sees_it() -> None:
+    from bot.staff.accounts import AccountError, _checked
+
+    def check(text: str) -> None:
+        with pytest.raises(AccountError):
+            _checked(text, "Name")
+
+    # `[^@\s]+\.[^@\s]+$` backtracks quadratically on "x@a.a.a… ".
+    assert_linear(check, [lambda n: "x@" + "a." * (n // 2) + " "])

@@ -168,8 +168,8 @@ def settings(**values: Any) -> GatewaySettings:
 
 PRODUCTION = {
     "environment": "production",
-    "rasa_token": "a-real-rasa-token-0123456789",
-    "widget_identity_secret": "a-real-widget-secret-0123456789",
+    "rasa_token": "Rasa-test-token_7Hq2Vx9Lm4Zr8Tp3Wk6Nd1Hs5Jb0",
+    "widget_identity_secret": "Widget-test-secret_3Fg8Yc2Ue7AoQiRx5Bn9Ml4Kd1",
 }
 
 
@@ -203,7 +203,7 @@ def test_production_webhook_mode_needs_a_real_webhook_secret() -> None:
         with pytest.raises(ValidationError, match="TELEGRAM_WEBHOOK_SECRET"):
             settings(**PRODUCTION, telegram_bot_token="1:abc", telegram_webhook_secret=secret)
     assert settings(
-        **PRODUCTION, telegram_bot_token="1:abc", telegram_webhook_secret="r3al-Secret_value"
+        **PRODUCTION, telegram_bot_token="1:abc", telegram_webhook_secret="Telegram-hook_9Qw2Er7Ty4Ui1Op8As5Df3Gh6Jk0"
     ).telegram_enabled
     # Polling needs no webhook secret; Telegram off needs nothing.
     assert (

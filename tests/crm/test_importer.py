@@ -26,6 +26,7 @@ from crm.models import (
 )
 from crm.services import cancel_order, erase_customer, set_marketing_consent
 from tests.factories import make_customer
+from tests.timing import ADVERSARIAL, assert_linear
 
 CUSTOMER_HEADER = "customer_id,first_name,last_name,email,phone,telegram_user_id,locale,marketing_opt_in"
 ORDER_HEADER = "order_number,customer_id,placed_at,status,items,total,currency,carrier,tracking_number,shipped_at,delivered_at"
@@ -383,3 +384,18 @@ def test_parse_items_merges_repeats() -> None:
 )
 def test_parse_datetime(raw: str, expected: datetime | None) -> None:
     assert parse_datetime(raw, tz=ZoneInfo("Europe/London")) == expected
+
+
+def test_parse_items_reads_prices_at_the_last_at_sign() -> None:
+    items = parse_items("2x Mug @ 3.50; 1x Tea @ home @ 4; 1x @ 5")
+    assert not isinstance(items, str)
+    assert [(i.name, i.quantity, i.price) for i in items] == [
+        ("Mug", 2, Decimal("3.50")),
+        ("Tea @ home", 1, Decimal("4")),
+        ("@ 5", 1, None),
+    ]
+
+
+def test_parse_items_takes_linear_time_on_a_hostile_cell() -> None:
+    # The old pattern (a lazy name, then optional "@ price") was quadratic in a cell's length.
+    assert_linear(parse_items, [lambda n: "1x a" + " " * n + "b", lambda n: "1x" + " @" * (n // 2)] + ADVERSARIAL)

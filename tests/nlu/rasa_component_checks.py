@@ -244,6 +244,39 @@ def check_gateway_channel_reports_how_the_message_was_read() -> None:
         "ranking": [["track_order", 0.8123], ["delivery_info", 0.1], ["greet", 0.05]],
     }, summary
     assert asyncio.run(GatewayInput._parse_of(request, "nobody")) is None  # type: ignore[arg-type]
+def check_gateway_channel_refuses_a_non_ascii_token_without_raising() -> None:
+    from rasa_ext.channel import GatewayInput
+
+    class _Request:
+        def __init__(self, authorization: str) -> None:
+            self.headers = {"Authorization": authorization}
+
+    token = "gateway-token-0123456789abcdef"
+    channel = GatewayInput(token)
+    # compare_digest raises TypeError on non-ASCII str: that was a 500, not a 403.
+    for guess in ("Bearer é" + token, "Bearer \udcff", "Bearer 😀"):
+        assert channel._authorised(_Request(guess)) is False
+    assert channel._authorised(_Request("Bearer " + token)) is True
+
+
+def check_endpoints_send_the_action_server_token() -> None:
+    # A quoted YAML value is not expanded by Rasa: the header would be the literal "${...}".
+    from rasa.core.utils import read_endpoints_from_path
+
+    values = {"ACTION_SERVER_TOKEN": "token-from-env-0123456789", "ACTION_ENDPOINT_URL": "http://127.0.0.1:1/webhook",
+              "TRACKER_STORE_URL": "sqlite://", "REDIS_HOST": "localhost", "REDIS_PORT": "6379", "REDIS_LOCK_DB": "1"}
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        for name in ("endpoints.yml", "endpoints.scaled.yml"):
+            action = read_endpoints_from_path(str(ROOT / name)).action
+            assert action.headers == {"Authorization": "Bearer token-from-env-0123456789"}, (name, action.headers)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 CHECKS: dict[str, Callable[[], None]] = {

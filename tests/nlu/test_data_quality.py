@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.timing import ADVERSARIAL, assert_linear
+
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING_DIR = ROOT / "data" / "nlu"
 PARAPHRASES = ROOT / "tests" / "nlu" / "paraphrases.yml"
@@ -323,3 +325,23 @@ def test_regexes_compile_and_match_what_they_describe() -> None:
     assert not matches("rating_answer", "three mugs please")
     assert matches("email_like", "it's jo@example.com")
     assert not matches("email_like", "my email is wrong")
+
+
+def _regex_features() -> list[tuple[str, str]]:
+    found = []
+    for path in sorted(TRAINING_DIR.glob("*.yml")):
+        for item in (yaml.safe_load(path.read_text()) or {}).get("nlu", []):
+            if "regex" in item:
+                for line in item["examples"].splitlines():
+                    if line.strip().startswith("- "):
+                        found.append((item["regex"], line.strip()[2:]))
+    return found
+
+
+@pytest.mark.parametrize(("name", "pattern"), _regex_features())
+def test_every_regex_feature_takes_linear_time_on_adversarial_messages(name: str, pattern: str) -> None:
+    # Rasa's RegexFeaturizer runs each of these over every message a customer sends
+    # (case-insensitive, as config.yml asks); a backtracking one lets a 2,000-character
+    # message eat the Rasa server's CPU.
+    compiled = re.compile(pattern, re.IGNORECASE)
+    assert_linear(lambda text: list(compiled.finditer(text)), ADVERSARIAL, small=2_000)

@@ -1,0 +1,34 @@
+"""`rasa run` with the API token from the environment, not the command line.
+
+`rasa run --auth-token TOKEN` puts the token in /proc/<pid>/cmdline, where
+every local user sees it with `ps`. Rasa reads the token only from that flag,
+so this entry point adds it to Rasa's own argument list inside the process:
+`python -m rasa_ext.serve run --model ... --enable-api` with RASA_TOKEN set.
+The process's visible command line never holds it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+MIN_TOKEN_CHARS = 16
+
+
+def rasa_arguments(argv: list[str], token: str) -> list[str]:
+    if any(arg == "--auth-token" or arg.startswith("--auth-token=") for arg in argv):
+        raise SystemExit("Pass the API token as RASA_TOKEN, not --auth-token (the command line is public).")
+    if len(token) < MIN_TOKEN_CHARS:
+        raise SystemExit(f"RASA_TOKEN must be set ({MIN_TOKEN_CHARS}+ characters): it guards Rasa's HTTP API.")
+    return ["rasa", *argv, "--auth-token", token]
+
+
+def main() -> None:
+    sys.argv = rasa_arguments(sys.argv[1:], os.environ.get("RASA_TOKEN", ""))
+    from rasa.__main__ import main as rasa_main
+
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
