@@ -36,6 +36,7 @@ from bot.routers import staff as staff_router
 from bot.routers import telegram as telegram_router
 from bot.settings import GatewaySettings, get_settings
 from bot.staff.context import StaffContext, make_signer, make_templates
+from bot.staff.signin_guard import KnownAddresses, SignInGuard
 from bot.state import GatewayState
 from crm.db import make_engine
 
@@ -199,11 +200,14 @@ async def _start(
         sessionmaker=db,
         fanout=fanout,
         signer=make_signer(settings),
-        account_limiter=RateLimiter(
-            per_minute=settings.rate_limit_sign_in_per_minute, burst=settings.rate_limit_sign_in_burst
-        ),
-        ip_limiter=RateLimiter(
-            per_minute=settings.rate_limit_sign_in_ip_per_minute, burst=settings.rate_limit_sign_in_ip_burst
+        sign_in_guard=SignInGuard(
+            pair_limiter=RateLimiter(
+                per_minute=settings.rate_limit_sign_in_per_minute, burst=settings.rate_limit_sign_in_burst
+            ),
+            ip_limiter=RateLimiter(
+                per_minute=settings.rate_limit_sign_in_ip_per_minute, burst=settings.rate_limit_sign_in_ip_burst
+            ),
+            known=KnownAddresses(ttl_seconds=settings.staff_known_address_days * 86_400),
         ),
         templates=make_templates(),
     )

@@ -65,11 +65,15 @@ class GatewaySettings(BaseSettings):
     # random secret per process (sign-ins end at a restart).
     staff_session_secret: SecretStr = SecretStr("")
     staff_session_hours: float = Field(default=12, gt=0, le=24 * 7)
-    # Sign-in attempts, per account and per address (token buckets).
+    # Sign-in attempts, per (account, address) and per address (token buckets); a
+    # browser or address that signed in to the account before has a bucket of its own.
     rate_limit_sign_in_per_minute: float = Field(default=5, gt=0)
     rate_limit_sign_in_burst: int = Field(default=5, gt=0)
     rate_limit_sign_in_ip_per_minute: float = Field(default=20, gt=0)
     rate_limit_sign_in_ip_burst: int = Field(default=10, gt=0)
+    staff_known_address_days: float = Field(default=30, gt=0)
+    # How often an open /staff/ws re-checks its session (sign-out, new password, deactivation).
+    staff_ws_recheck_seconds: float = Field(default=5, gt=0, le=300)
     # A Telegram chat (group) told about every new handoff; needs TELEGRAM_BOT_TOKEN.
     staff_telegram_chat_id: str = ""
     # The wait a customer is told while there is too little history to measure it.
