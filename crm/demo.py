@@ -21,7 +21,7 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc, utcnow
@@ -52,6 +52,9 @@ def seed_demo(session: Session, *, today: date | None = None) -> bool:
     problems = [str(problem) for report in reports for problem in report.rejected]
     if problems:
         raise RuntimeError("the demo data no longer imports cleanly: " + "; ".join(problems))
+    # The CRM was empty: every customer now in it is the demo's own, and only these may
+    # ever be signed in as by the demo page.
+    session.execute(update(Customer).values(is_demo=True))
     _add_returns(session)
     audit(session, actor="system:demo", action="demo.seed", detail={"today": today.isoformat()})
     session.flush()
@@ -78,3 +81,8 @@ def _add_returns(session: Session) -> None:
                 refunded_at=received + timedelta(days=6) if refunded else None,
             )
         )
+
+
+def real_customer_count(session: Session) -> int:
+    """Customers the demo did not create (imported, or added by the shop)."""
+    return int(session.scalar(select(func.count(Customer.id)).where(Customer.is_demo.is_(False))) or 0)

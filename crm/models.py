@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -101,6 +102,8 @@ class Customer(Base):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
     locale: Mapped[str] = mapped_column(String(10), default="en")
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Created by the demo seed: the only customers demo sign-in may ever act as.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -329,3 +332,25 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))  # "order.cancel", "customer.erase", ...
     subject: Mapped[str] = mapped_column(String(128), default="")  # "order:1043", "conversation:<id>"
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class VerificationFailure(Base):
+    """One failed in-chat verification, counted against a key: a keyed hash of
+    the order number, the e-mail or the client address (never the value), or a
+    handoff already made for a customer or address in this lock-out window."""
+
+    __tablename__ = "verification_failures"
+    __table_args__ = (Index("ix_verification_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TelegramLinkClaim(Base):
+    """A Telegram deep-link token already used: each link links one account, once."""
+
+    __tablename__ = "telegram_link_claims"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.identity import sign_customer_id
 from bot.state import GatewayState
 from crm.db import get_sessionmaker
+from crm.demo import real_customer_count
 from crm.models import Customer, Product
 from crm.shop import ShopProfileError, load_shop_profile
 
@@ -68,6 +69,7 @@ class ShopFront:
     customers: list[DemoCustomer]
     products: list[tuple[str, Decimal | None]]
     signed_in: DemoCustomer | None
+    has_real_customers: bool = False
 
 
 def demo_gateway(request: Request) -> GatewayState:
@@ -88,7 +90,9 @@ async def shop_front(request: Request, gateway: GatewayState = Depends(demo_gate
         shop_name=_e(front.name),
         accent=ACCENT,
         nonce=nonce,
-        demo_controls=_demo_controls(front.customers, signed_in, can_sign=bool(secret)),
+        demo_controls=_demo_controls(
+            front.customers, signed_in, can_sign=bool(secret), has_real_customers=front.has_real_customers
+        ),
         products=_products(front.products, front.currency),
         widget_tag=_widget_tag(request, front.name, signed_in, secret),
     )
@@ -135,8 +139,16 @@ def _load_front(database_url: str, signed_in_id: str | None) -> ShopFront:
         products = _catalogue(session)
         # A cookie naming someone not (or no longer) in the CRM signs nobody in.
         signed_in = _customer(session, signed_in_id) if signed_in_id else None
+        has_real = real_customer_count(session) > 0
     name, currency = _shop_identity()
-    return ShopFront(name=name, currency=currency, customers=customers, products=products, signed_in=signed_in)
+    return ShopFront(
+        name=name,
+        currency=currency,
+        customers=customers,
+        products=products,
+        signed_in=signed_in,
+        has_real_customers=has_real,
+    )
 
 
 def _find_customer(database_url: str, external_id: str) -> DemoCustomer | None:
@@ -145,9 +157,11 @@ def _find_customer(database_url: str, external_id: str) -> DemoCustomer | None:
 
 
 def _customer(session: Session, external_id: str) -> DemoCustomer | None:
+    # Only rows the demo seed created: demo sign-in can never act as a real customer,
+    # whatever DEMO_MODE says and whoever else is in this CRM.
     row = session.execute(
         select(Customer.external_id, Customer.first_name, Customer.last_name).where(
-            Customer.external_id == external_id
+            Customer.external_id == external_id, Customer.is_demo.is_(True)
         )
     ).first()
     return None if row is None else DemoCustomer(external_id=row[0], first_name=row[1], last_name=row[2] or "")
@@ -156,6 +170,7 @@ def _customer(session: Session, external_id: str) -> DemoCustomer | None:
 def _customers(session: Session) -> list[DemoCustomer]:
     rows = session.execute(
         select(Customer.external_id, Customer.first_name, Customer.last_name)
+        .where(Customer.is_demo.is_(True))
         .order_by(Customer.external_id)
         .limit(_MAX_CUSTOMERS)
     )
@@ -190,7 +205,9 @@ def _e(value: str) -> str:
     return html.escape(value, quote=True)
 
 
-def _demo_controls(customers: list[DemoCustomer], signed_in: DemoCustomer | None, *, can_sign: bool) -> str:
+def _demo_controls(
+    customers: list[DemoCustomer], signed_in: DemoCustomer | None, *, can_sign: bool, has_real_customers: bool
+) -> str:
     if not can_sign:
         # Without the secret no page can vouch for anyone, so don't pretend to sign in.
         return "<span>Demo sign-in is off: set WIDGET_IDENTITY_SECRET so the widget can verify customers.</span>"
@@ -199,6 +216,11 @@ def _demo_controls(customers: list[DemoCustomer], signed_in: DemoCustomer | None
             f'<span>Signed in as <strong data-testid="signed-in">{_e(signed_in.label)}</strong></span>'
             '<form method="post" action="/demo/sign-out">'
             '<button type="submit" class="link">Sign out</button></form>'
+        )
+    if not customers and has_real_customers:
+        return (
+            "<span>Demo sign-in is off: this CRM holds your own customers, and the demo only "
+            "ever signs in as the customers it created itself.</span>"
         )
     if not customers:
         return "<span>No demo customers yet: run <code>make seed</code>.</span>"

@@ -67,6 +67,7 @@ def demo_customers(db: sessionmaker[Session]) -> list[tuple[str, str, str]]:
                     last_name=last,
                     email=f"{external_id.lower()}@example.com",
                     phone=f"+4477009001{external_id[-2:]}",
+                    is_demo=True,
                 )
             )
         session.commit()
@@ -254,3 +255,40 @@ def test_a_sign_in_form_with_unexpected_fields_is_refused_clearly(demo: TestClie
     assert response.status_code == 400
     assert "unexpected fields" in response.text
     assert COOKIE not in demo.cookies
+
+
+# -- demo sign-in reaches only the demo's own customers (issue 7, item 2) -------------------
+
+
+def _import_real_customer(db: sessionmaker[Session], external_id: str = "SHOP-7") -> None:
+    with db() as session:
+        session.add(
+            Customer(external_id=external_id, first_name="Real", last_name="Person", email="real@shop.example")
+        )
+        session.commit()
+
+
+def test_an_imported_customer_is_never_listed_nor_signed_in_even_in_demo_mode(
+    demo: TestClient, db: sessionmaker[Session]
+) -> None:
+    _import_real_customer(db)
+    page = demo.get("/").text
+    assert parse(page).options == ["C001", "C002", "C003"]
+    assert "SHOP-7" not in page and "Real Person" not in page
+    refused = demo.post("/demo/sign-in", data={"customer_id": "SHOP-7"})
+    assert refused.status_code == 400 and "no demo customer" in refused.text
+    assert COOKIE not in refused.cookies
+    # A hand-made cookie naming the real customer gets no signature either.
+    demo.cookies.set(COOKIE, "SHOP-7")
+    tag = widget_tag(demo.get("/").text)
+    assert "data-customer-id" not in tag and "data-signature" not in tag
+
+
+def test_a_crm_of_only_imported_customers_offers_no_demo_sign_in(
+    gateway_db_url: str, db: sessionmaker[Session]
+) -> None:
+    _import_real_customer(db)
+    with client_for(gateway_db_url, demo_mode=True) as client:
+        page = client.get("/").text
+    assert parse(page).options == [] and "/demo/sign-in" not in parse(page).forms
+    assert "your own customers" in page

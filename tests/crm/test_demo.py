@@ -156,3 +156,15 @@ def test_the_checked_in_csv_files_are_what_the_generator_makes() -> None:
     assert (DEMO_DATA / "customers.csv").read_text(encoding="utf-8") == customers
     assert (DEMO_DATA / "orders.csv").read_text(encoding="utf-8") == orders
     assert build_demo_csv() == (customers, orders)
+
+
+def test_every_seeded_customer_is_a_demo_row_and_imports_are_not(demo: Session) -> None:
+    from crm.demo import real_customer_count
+    from crm.models import Customer
+    from sqlalchemy import select
+
+    assert all(demo.scalars(select(Customer.is_demo)).all())
+    assert real_customer_count(demo) == 0
+    demo.add(Customer(external_id="SHOP-1", first_name="Real", last_name="", email="real@shop.example"))
+    demo.flush()
+    assert real_customer_count(demo) == 1
