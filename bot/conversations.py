@@ -30,6 +30,7 @@ from bot.metrics import Metrics
 from bot.rasa import BotReply, RasaClient, RasaFailure, RasaMetadata
 from crm.clock import utcnow
 from crm.models import ConversationState, Sender
+from crm.services.verification_limits import client_fingerprint
 from crm.shop import ShopProfile, ShopProfileError, load_shop_profile
 
 logger = logging.getLogger(__name__)
@@ -468,6 +469,12 @@ class ConversationService:
             channel=conversation.channel,
             customer_id=conversation.customer_external_id,
             locale=conversation.locale,
+            # Verification limits count per client: the widget's IP, else the chat or number replies go to.
+            extra={
+                "client": client_fingerprint(
+                    inbound.client_address or f"{conversation.channel}:{conversation.address}"
+                )
+            },
         )
         saved: store.SavedReplies | None = None
         await channel.typing(conversation, True)

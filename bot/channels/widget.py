@@ -292,6 +292,7 @@ class WidgetChannel:
             payload_title=title,
             customer_external_id=conversation.customer_external_id,
             locale=conversation.locale,
+            client_address=f"ip:{ip}",
         )
 
         async def stored(receipt: Receipt) -> None:

@@ -17,6 +17,7 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crm.services.verification_limits import client_fingerprint
 from bot import replies
 from bot.app import create_app
 from bot.channels import telegram
@@ -206,7 +207,11 @@ async def test_a_text_message_reaches_rasa_and_the_reply_reaches_the_chat(
     (call,) = fake_rasa.calls
     assert call.sender == conversation.id  # an opaque id, never the chat id
     assert str(ada.chat_id) not in call.sender
-    assert call.metadata == {"channel": "telegram", "customer_id": None, "locale": "en"}
+    assert call.metadata == {
+        "channel": "telegram", "customer_id": None, "locale": "en",
+        "client": client_fingerprint(f"telegram:{conversation.address}"),
+    }
+    assert str(ada.chat_id) not in str(call.metadata)
     # "typing…" was shown while the assistant worked.
     typing = fake.of("sendChatAction", ada.chat_id)
     assert typing and typing[0]["action"] == "typing"
