@@ -342,6 +342,10 @@ def save_bot_replies(
         .execution_options(synchronize_session=False)
     )
     suppressed = moved.rowcount == 0
+    if suppressed and session.get(Conversation, conversation_id) is None:
+        # The customer was erased during this turn (the CRM rows are gone): the
+        # confirmation is delivered, and stored nowhere.
+        return SavedReplies(visible=_unstored(replies), handoff=False, suppressed=False)
     if suppressed and handoff:
         _fold_stray_handoffs(session, conversation_id)
     visible: list[OutboundMessage] = []
@@ -365,6 +369,21 @@ def save_bot_replies(
         if reply.visible and not suppressed:
             visible.append(_outbound(message))
     return SavedReplies(visible=visible, handoff=handoff and not suppressed, suppressed=suppressed)
+
+
+def _unstored(replies: list[BotReply]) -> list[OutboundMessage]:
+    return [
+        OutboundMessage(
+            id=f"unstored-{uuid.uuid4().hex}",
+            sender=Sender.bot,
+            text=reply.text,
+            buttons=reply.buttons,
+            image=reply.image,
+            created_at=utcnow(),
+        )
+        for reply in replies
+        if reply.visible
+    ]
 
 
 def _fold_stray_handoffs(session: Session, conversation_id: str) -> None:

@@ -48,6 +48,7 @@ from crm.import_rows import (
 )
 from crm.models import AuditEntry, ChannelIdentity, Consent, Customer, Order, OrderLine, OrderStatus, Product
 from crm.services.audit import audit
+from crm.services.customers import erased_tag
 from crm.shop import load_shop_profile
 
 __all__ = ["ImportReport", "RowProblem", "import_customers", "import_orders"]
@@ -111,12 +112,25 @@ class _SeenInFile:
             self.telegram[row.telegram_user_id] = line
 
 
-def _erased_customer_ids(session: Session) -> set[str]:
+class _Erased:
+    """Customers erased at their request, known only by their one-way tags
+    (and, from before tags, by the ids older audit entries still hold)."""
+
+    def __init__(self, subjects: set[str]) -> None:
+        self._subjects = subjects
+
+    def __contains__(self, customer_id: object) -> bool:
+        return isinstance(customer_id, str) and bool(
+            {customer_id, erased_tag(customer_id)} & self._subjects
+        )
+
+
+def _erased_customer_ids(session: Session) -> _Erased:
     subjects = session.scalars(select(AuditEntry.subject).where(AuditEntry.action == "customer.erase"))
-    return {subject.removeprefix("customer:") for subject in subjects}
+    return _Erased({subject.removeprefix("customer:") for subject in subjects})
 
 
-def _stored_conflict(session: Session, row: CustomerRow, erased: set[str]) -> str | None:
+def _stored_conflict(session: Session, row: CustomerRow, erased: _Erased) -> str | None:
     if row.customer_id in erased:
         return f"customer {row.customer_id} was erased at their request; remove the row"
     if row.email:
