@@ -28,6 +28,7 @@ from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.middleware import RequestContextMiddleware
 from bot.rasa import RasaClient
+from bot.identity import IdentityPolicy
 from bot.ratelimit import RateLimiter
 from bot.routers import health
 from bot.routers import metrics as metrics_router
@@ -144,7 +145,8 @@ async def _start(
         limits=widget.WidgetLimits(
             max_message_chars=settings.max_message_chars, max_frame_bytes=settings.max_ws_frame_bytes
         ),
-        identity_secret=settings.widget_identity_secret.get_secret_value(),
+        identity=IdentityPolicy.from_settings(settings),
+        session_idle=timedelta(days=settings.widget_session_idle_days),
         session_limiter=RateLimiter(
             per_minute=settings.rate_limit_session_per_minute, burst=settings.rate_limit_session_burst
         ),

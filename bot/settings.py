@@ -32,6 +32,13 @@ class GatewaySettings(BaseSettings):
     redis_url: str | None = None
 
     widget_identity_secret: SecretStr = SecretStr("")
+    # A signed identity carries its expiry (HMAC of "<customer_id>:<expires_unix>"); one
+    # that claims to last longer than this is refused, so nobody mints a forever credential.
+    widget_identity_max_ttl_seconds: int = Field(default=24 * 3600, gt=0, le=30 * 86_400)
+    # The old form (HMAC of the customer id alone, no expiry) works only if the shop opts in.
+    widget_identity_allow_unexpiring: bool = False
+    # A widget session untouched this long is not resumed: its token opens a new conversation.
+    widget_session_idle_days: float = Field(default=30, gt=0)
     demo_mode: bool = False
 
     # Telegram: off while there is no bot token. Webhook mode needs a public

@@ -86,14 +86,24 @@ def _with_customer(conversation_filter: Any) -> Any:
     )
 
 
-def find_conversation(session: Session, *, channel: str, address: str) -> ConversationRef | None:
-    """The newest conversation at `address` on `channel`."""
+def find_conversation(
+    session: Session, *, channel: str, address: str, active_since: datetime | None = None
+) -> ConversationRef | None:
+    """The newest conversation at `address` on `channel`; with `active_since`, None
+    unless it changed or had a message since then (an idle session has expired)."""
     row = session.execute(
         _with_customer((Conversation.channel == channel) & (Conversation.address == address))
         .order_by(Conversation.created_at.desc(), Conversation.id.desc())
         .limit(1)
     ).first()
-    return None if row is None else _ref(row[0], row[1])
+    if row is None:
+        return None
+    conversation = row[0]
+    if active_since is not None and as_utc(conversation.updated_at) < active_since:
+        last = session.scalar(select(func.max(Message.created_at)).where(Message.conversation_id == conversation.id))
+        if last is None or as_utc(last) < active_since:
+            return None
+    return _ref(conversation, row[1])
 
 
 def get_conversation(session: Session, *, conversation_id: str) -> ConversationRef | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import secrets
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from decimal import Decimal
@@ -25,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from bot.identity import sign_customer_id
+from bot.identity import sign_customer_identity
 from bot.state import GatewayState
 from crm.db import get_sessionmaker
 from crm.demo import real_customer_count
@@ -40,6 +41,8 @@ ACCENT = "#2f5d50"
 _TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "demo_shop.html"
 _MAX_FORM_BYTES = 2048
 _MAX_CUSTOMERS = 200
+# How long the page's signature vouches for the visitor; the page is signed afresh on every load.
+_SIGNATURE_SECONDS = 3600
 _SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 _SWATCHES = 6  # .swatch-0 … .swatch-5 in the template: inline styles would break the CSP
 # Shown when the CRM has no products yet (a fresh install before `make seed`).
@@ -251,8 +254,10 @@ def _widget_tag(request: Request, shop_name: str, customer: DemoCustomer | None,
     attrs = {"src": src, "data-title": shop_name, "data-color": ACCENT}
     if customer is not None and secret:
         # What a shop's backend does for a signed-in customer.
+        expires = int(time.time()) + _SIGNATURE_SECONDS
         attrs["data-customer-id"] = customer.external_id
-        attrs["data-signature"] = sign_customer_id(customer.external_id, secret)
+        attrs["data-expires"] = str(expires)
+        attrs["data-signature"] = sign_customer_identity(customer.external_id, expires, secret)
     rendered = " ".join(f'{k}="{_e(v)}"' for k, v in attrs.items())
     return f"<script {rendered} defer></script>"
 

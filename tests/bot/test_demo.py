@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
-from bot.identity import signature_valid
+from bot.identity import IdentityPolicy
 from bot.routers.demo import COOKIE
 from crm.models import Conversation, Customer
 from tests.bot.conftest import IDENTITY_SECRET, gateway_settings
@@ -120,9 +121,12 @@ def test_signing_in_embeds_a_valid_signature_for_that_customer(demo: TestClient)
 
     tag = widget_tag(page)
     assert tag["data-customer-id"] == "C001"
-    expected = hmac.new(IDENTITY_SECRET.encode(), b"C001", hashlib.sha256).hexdigest()
+    # The documented signature input: "<customer_id>:<expires>", expiring within the hour.
+    expires = int(tag["data-expires"] or 0)
+    assert time.time() < expires <= time.time() + 3600
+    expected = hmac.new(IDENTITY_SECRET.encode(), f"C001:{expires}".encode(), hashlib.sha256).hexdigest()
     assert tag["data-signature"] == expected
-    assert signature_valid("C001", tag["data-signature"] or "", IDENTITY_SECRET)
+    assert IdentityPolicy(secret=IDENTITY_SECRET).check("C001", str(expires), tag["data-signature"]) == "ok"
     assert "Signed in as" in page and "Ada Lovelace (C001)" in page
     assert "/demo/sign-out" in parse(page).forms
     assert "/demo/sign-in" not in parse(page).forms
@@ -144,7 +148,10 @@ def test_the_signature_from_the_page_verifies_the_widget_connection(
     sign_in(demo, "C002")
     tag = widget_tag(demo.get("/").text)
 
-    url = f"/ws/chat?customer_id={tag['data-customer-id']}&signature={tag['data-signature']}"
+    url = (
+        f"/ws/chat?customer_id={tag['data-customer-id']}&expires={tag['data-expires']}"
+        f"&signature={tag['data-signature']}"
+    )
     with demo.websocket_connect(url) as ws:
         session_frame = ws.receive_json()
         assert session_frame["type"] == "session"
