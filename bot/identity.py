@@ -51,11 +51,11 @@ def check_identity(
         return "bad_signature"
     given = signature.strip().lower().encode("utf-8", "replace")
     if not expires:
-        if not allow_unexpiring:
-            return "unexpiring"
         # Bytes, so a non-ASCII signature is a mismatch rather than a TypeError.
         legacy = sign_customer_id(customer_id, secret).encode()
-        return "ok" if hmac.compare_digest(legacy, given) else "bad_signature"
+        if not hmac.compare_digest(legacy, given):
+            return "bad_signature"
+        return "ok" if allow_unexpiring else "unexpiring"
     if not _EXPIRES.match(expires):
         return "bad_signature"
     expected = sign_customer_identity(customer_id, int(expires), secret).encode()
