@@ -44,6 +44,7 @@ PENDING_REQUEST_ACTIONS: dict[str, str] = {
     "data_access": "action_data_summary",
     "newsletter": "action_newsletter",
     "delete_account": "utter_confirm_erasure",
+    "linked_accounts": "action_linked_accounts",
 }
 
 MAX_VERIFICATION_ATTEMPTS = 3
