@@ -38,7 +38,7 @@ async def _first_turn(gateway: Gateway, **connect: Any) -> str | None:
     return token
 
 
-def test_the_policy_says_why() -> None:
+async def test_the_policy_says_why() -> None:
     policy = IdentityPolicy(secret="s" * 32, max_ttl_seconds=3600)
     now = 1_800_000_000.0
     good = sign_customer_identity("C001", int(now) + 60, "s" * 32)
