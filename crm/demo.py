@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from crm.clock import as_utc, utcnow
 from crm.demo_gen import DEMO_DATA, DEMO_TODAY
-from crm.importer import import_customers, import_orders
+from crm.importer import DEMO_ACTOR, import_customers, import_orders
 from crm.models import Customer, Order, OrderStatus, ReturnRequest, ReturnStatus
 from crm.services.audit import audit
 from crm.shop import load_shop_profile
@@ -46,8 +46,8 @@ def seed_demo(session: Session, *, today: date | None = None) -> bool:
     today = today or utcnow().astimezone(load_shop_profile().opening_hours.tz).date()
     shift = timedelta(days=(today - DEMO_TODAY).days)
     reports = [
-        import_customers(session, DEMO_DATA / "customers.csv", actor="system:demo"),
-        import_orders(session, DEMO_DATA / "orders.csv", date_shift=shift, actor="system:demo"),
+        import_customers(session, DEMO_DATA / "customers.csv", actor=DEMO_ACTOR),
+        import_orders(session, DEMO_DATA / "orders.csv", date_shift=shift, actor=DEMO_ACTOR),
     ]
     problems = [str(problem) for report in reports for problem in report.rejected]
     if problems:

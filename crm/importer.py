@@ -30,7 +30,7 @@ import logging
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc
@@ -83,8 +83,26 @@ def import_customers(
             continue
         seen.add_customer(row, record.line)
         _apply_customer(session, row, record.line, report)
+    _no_longer_demo(session, actor, list(seen.ids))
     _audit_import(session, actor, "crm.import_customers", report)
     return report
+
+
+DEMO_ACTOR = "system:demo"
+
+
+def _no_longer_demo(session: Session, actor: str, customer_ids: list[str]) -> None:
+    """A row the shop imports is the shop's own, even where it reuses a demo customer's id:
+    demo sign-in must never reach it."""
+    if actor == DEMO_ACTOR or not customer_ids:
+        return
+    session.flush()
+    session.execute(
+        update(Customer)
+        .where(Customer.external_id.in_(customer_ids))
+        .values(is_demo=False)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 class _SeenInFile:
@@ -248,6 +266,8 @@ def import_orders(
             continue
         seen[row.number] = record.line
         _apply_order(session, row, customer, catalogue, default_currency, record.line, report)
+        if actor != DEMO_ACTOR:
+            customer.is_demo = False  # the shop's own order: a real customer now
     _audit_import(session, actor, "crm.import_orders", report)
     return report
 
