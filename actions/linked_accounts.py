@@ -1,5 +1,8 @@
 """Which accounts are linked to me, and removing one. Verified customers only.
 
+One intent, `linked_accounts`: asked in words it lists the links, each with a
+remove button; a remove button sends the same intent with the link's id.
+
 A linked account (a Telegram user, today) can read the customer's orders, so
 the customer sees every one of them and can remove any. The remove buttons
 name a link by its row id; the action removes it only if it belongs to the
@@ -63,62 +66,54 @@ class ActionLinkedAccounts(Action):
             customer = verified_customer(session, tracker)
             if customer is None:
                 return start_verification("linked_accounts")
-            identities = _identities(session, customer)
-            labels = [(identity.id, _label(identity)) for identity in identities]
+            chosen = next(tracker.get_latest_entity_values(ENTITY), None)
+            if chosen is not None:
+                return _remove(session, dispatcher, tracker, customer, chosen)
+            labels = [(identity.id, _label(identity)) for identity in _identities(session, customer)]
         if not labels:
             dispatcher.utter_message(text=NONE_LINKED)
             return []
         lines = "\n".join(f"• {label}" for _, label in labels)
         buttons = [
-            {"title": f"Remove {label.split(',')[0]}", "payload": f'/unlink_account{{"{ENTITY}":"{row_id}"}}'}
+            {"title": f"Remove {label.split(',')[0]}", "payload": f'/linked_accounts{{"{ENTITY}":"{row_id}"}}'}
             for row_id, label in labels
         ]
         dispatcher.utter_message(text=LISTED.format(lines=lines), buttons=buttons)
         return []
 
 
-class ActionUnlinkAccount(Action):
-    def name(self) -> str:
-        return "action_unlink_account"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        value = next(tracker.get_latest_entity_values(ENTITY), None)
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                return start_verification("linked_accounts")
-            identity = None
-            if isinstance(value, str) and value.isdigit() and len(value) <= 18:
-                identity = session.scalar(
-                    select(ChannelIdentity).where(
-                        ChannelIdentity.id == int(value), ChannelIdentity.customer_id == customer.id
-                    )
-                )
-            if identity is None:
-                dispatcher.utter_message(text=NOT_YOURS)
-                return []
-            channel = identity.channel
-            # The account's own chat stops being this customer's: its next message starts anonymous.
-            session.execute(
-                update(Conversation)
-                .where(
-                    Conversation.channel == channel,
-                    Conversation.address == identity.external_user_id,
-                    Conversation.customer_id == customer.id,
-                )
-                .values(address="")
-                .execution_options(synchronize_session=False)
-            )
-            session.delete(identity)
-            audit(
-                session,
-                actor=f"customer:{customer.external_id}",
-                action="identity.unlink",
-                subject=f"customer:{customer.external_id}",
-                detail={"channel": channel},
-            )
-        logger.info("customer removed a linked account", extra={"channel": channel})
-        dispatcher.utter_message(text=REMOVED.format(channel=_NAMES.get(channel, channel)))
+def _remove(
+    session: Session, dispatcher: CollectingDispatcher, tracker: Tracker, customer: Customer, chosen: Any
+) -> list[EventType]:
+    identity = None
+    if isinstance(chosen, str) and chosen.isdigit() and len(chosen) <= 18:
+        # Only a link of the customer asking, whatever id the payload carries.
+        identity = session.scalar(
+            select(ChannelIdentity).where(ChannelIdentity.id == int(chosen), ChannelIdentity.customer_id == customer.id)
+        )
+    if identity is None:
+        dispatcher.utter_message(text=NOT_YOURS)
         return []
+    channel = identity.channel
+    # The account's own chat stops being this customer's: its next message starts anonymous.
+    session.execute(
+        update(Conversation)
+        .where(
+            Conversation.channel == channel,
+            Conversation.address == identity.external_user_id,
+            Conversation.customer_id == customer.id,
+        )
+        .values(address="")
+        .execution_options(synchronize_session=False)
+    )
+    session.delete(identity)
+    audit(
+        session,
+        actor=f"customer:{customer.external_id}",
+        action="identity.unlink",
+        subject=f"customer:{customer.external_id}",
+        detail={"channel": channel},
+    )
+    logger.info("customer removed a linked account", extra={"channel": channel})
+    dispatcher.utter_message(text=REMOVED.format(channel=_NAMES.get(channel, channel)))
+    return []

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.linked_accounts import NONE_LINKED, NOT_YOURS, ActionLinkedAccounts, ActionUnlinkAccount
+from actions.linked_accounts import NONE_LINKED, NOT_YOURS, ActionLinkedAccounts
 from crm.models import AuditEntry, ChannelIdentity, Conversation
 from tests.actions.tracker_support import (
     crm,  # noqa: F401  (fixture)
@@ -31,12 +31,12 @@ def ada(session: Session) -> Any:
 
 def _unlink(row_id: str, metadata: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], str]:
     tracker = make_tracker(
-        text=f'/unlink_account{{"linked_account":"{row_id}"}}',
-        intent="unlink_account",
+        text=f'/linked_accounts{{"linked_account":"{row_id}"}}',
+        intent="linked_accounts",
         entities=[{"entity": "linked_account", "value": row_id}],
         metadata=metadata if metadata is not None else ADA,
     )
-    events, messages = run_action(ActionUnlinkAccount(), tracker)
+    events, messages = run_action(ActionLinkedAccounts(), tracker)
     return events, texts(messages)
 
 
@@ -48,7 +48,10 @@ def test_a_verified_customer_sees_each_link_with_a_remove_button(ada: Any, sessi
     assert "Telegram account ending 0111" in message["text"] and "555000111" not in message["text"]
     [identity] = session.scalars(select(ChannelIdentity)).all()
     assert message["buttons"] == [
-        {"title": "Remove Telegram account ending 0111", "payload": f'/unlink_account{{"linked_account":"{identity.id}"}}'}
+        {
+            "title": "Remove Telegram account ending 0111",
+            "payload": f'/linked_accounts{{"linked_account":"{identity.id}"}}',
+        }
     ]
 
 
