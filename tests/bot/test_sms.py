@@ -17,7 +17,6 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.services.verification_limits import client_fingerprint
 from bot.logs import JsonFormatter
 from crm.models import (
     AuditEntry,
@@ -28,6 +27,7 @@ from crm.models import (
     Message,
     Sender,
 )
+from crm.services.verification_limits import client_fingerprint
 from crm.shop import load_shop_profile
 from tests.bot.conftest import FakeRasa, Gateway, RasaCall, messages_of
 from tests.bot.fake_twilio import (

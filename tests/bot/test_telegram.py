@@ -18,12 +18,12 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.services.verification_limits import client_fingerprint
 from bot import replies
 from bot.app import create_app
 from bot.channels import telegram
 from bot.identity import sign_customer_id, sign_customer_identity
 from crm.models import AuditEntry, ChannelIdentity, Conversation, Customer, Sender
+from crm.services.verification_limits import client_fingerprint
 from tests.bot.conftest import (
     IDENTITY_SECRET,
     FakeRasa,

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 from websockets.exceptions import ConnectionClosed
 
-from crm.services.verification_limits import client_fingerprint
 from bot.identity import hash_session_token
 from crm.models import Conversation, Customer, Message, Sender
+from crm.services.verification_limits import client_fingerprint
 from tests.bot.conftest import FakeRasa, Gateway, RasaCall, WidgetClient, messages_of
 
 pytestmark = pytest.mark.asyncio
