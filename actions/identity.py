@@ -19,7 +19,9 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from actions import verification_guard as guard
 from actions.common import channel, crm_session, latest_intent, verified_customer
+from crm.clock import utcnow
 from crm.models import AuditEntry, Customer
 from crm.services.audit import audit
 from crm.services.conversations import get_or_create_conversation
@@ -42,6 +44,7 @@ PENDING_REQUEST_ACTIONS: dict[str, str] = {
     "data_access": "action_data_summary",
     "newsletter": "action_newsletter",
     "delete_account": "utter_confirm_erasure",
+    "linked_accounts": "action_linked_accounts",
 }
 
 MAX_VERIFICATION_ATTEMPTS = 3
@@ -80,6 +83,9 @@ NO_MATCH = (
 )
 VERIFIED = "Thanks, {first_name} — that's you confirmed."
 VERIFIED_NOTHING_PENDING = "Thanks, {first_name} — that's you confirmed. What can I help you with?"
+VERIFICATION_FAILED_SHORT = (
+    "I'm sorry, I still couldn't match those details, so I can't show order information here."
+)
 VERIFICATION_FAILED = (
     "I'm sorry, I still couldn't match those details, so I can't show order information here. "
     "I'm passing you to a person from our team who can help."
@@ -320,9 +326,21 @@ class ValidateVerifyForm(FormValidationAction):
         if not await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain):
             return events
         with crm_session() as session:
-            if verify_order_email(session, order_number=order_number, email=email) is not None:
-                return events
-            attempts = record_failed_attempt(session, tracker)
+            attempt = guard.attempt_for(tracker, order_number=order_number, email=email)
+            now = utcnow()
+            # Paused for this order, e-mail or address: not even the right pair is checked.
+            until = guard.locked_until(session, attempt, now)
+            attempts = 0
+            if until is None:
+                if verify_order_email(session, order_number=order_number, email=email) is not None:
+                    return events
+                guard.record(session, attempt, now)
+                attempts = record_failed_attempt(session, tracker)
+                until = guard.locked_until(session, attempt, now)
+            if until is not None:
+                attempts = max(attempts, MAX_VERIFICATION_ATTEMPTS)
+            if attempts >= MAX_VERIFICATION_ATTEMPTS:
+                guard.block(session, tracker, attempt, until=until, now=now)
         logger.info("verification: order number and e-mail do not match (attempt %d)", attempts)
         failure = _failure_events(attempts)
         if attempts < MAX_VERIFICATION_ATTEMPTS:
@@ -368,11 +386,21 @@ class ActionCompleteVerification(Action):
             else:
                 # Only if the CRM changed between the form's check and this one.
                 attempts = record_failed_attempt(session, tracker)
+            blocked = guard.last_block(session, tracker.sender_id)
         failure = _failure_events(attempts)
         events = [SlotSet(name, value) for name, value in failure.items()]
+        if attempts >= MAX_VERIFICATION_ATTEMPTS and blocked is not None and not blocked.handoff:
+            # A person was already brought in for this customer or address in this window.
+            logger.info("verification blocked: no second handoff in this window")
+            first = guard.LOCKED.format(minutes=blocked.minutes) if blocked.minutes else VERIFICATION_FAILED_SHORT
+            dispatcher.utter_message(text=f"{first} {guard.ALREADY_ASKED}")
+            return events + [SlotSet("verification_failed", True)]
         if attempts >= MAX_VERIFICATION_ATTEMPTS:
             logger.info("verification failed %d times: handing over to a person", attempts)
-            dispatcher.utter_message(text=VERIFICATION_FAILED)
+            if blocked is not None and blocked.minutes:
+                dispatcher.utter_message(text=f"{guard.LOCKED.format(minutes=blocked.minutes)} {guard.HANDING_OVER}")
+            else:
+                dispatcher.utter_message(text=VERIFICATION_FAILED)
             return events + [
                 SlotSet("verification_failed", True),
                 SlotSet("handoff_reason", "verification_failed"),

@@ -28,6 +28,7 @@ from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.middleware import RequestContextMiddleware
 from bot.rasa import RasaClient
+from bot.identity import IdentityPolicy
 from bot.ratelimit import RateLimiter
 from bot.routers import health
 from bot.routers import insights as insights_router
@@ -40,6 +41,7 @@ from bot.routers import telegram as telegram_router
 from bot.settings import GatewaySettings, get_settings
 from bot.shop.inbox import ShopInbox
 from bot.staff.context import StaffContext, make_signer, make_templates
+from bot.staff.signin_guard import KnownAddresses, SignInGuard
 from bot.state import GatewayState
 from crm.db import make_engine
 
@@ -153,7 +155,8 @@ async def _start(
         limits=widget.WidgetLimits(
             max_message_chars=settings.max_message_chars, max_frame_bytes=settings.max_ws_frame_bytes
         ),
-        identity_secret=settings.widget_identity_secret.get_secret_value(),
+        identity=IdentityPolicy.from_settings(settings),
+        session_idle=timedelta(days=settings.widget_session_idle_days),
         session_limiter=RateLimiter(
             per_minute=settings.rate_limit_session_per_minute, burst=settings.rate_limit_session_burst
         ),
@@ -209,11 +212,14 @@ async def _start(
         sessionmaker=db,
         fanout=fanout,
         signer=make_signer(settings),
-        account_limiter=RateLimiter(
-            per_minute=settings.rate_limit_sign_in_per_minute, burst=settings.rate_limit_sign_in_burst
-        ),
-        ip_limiter=RateLimiter(
-            per_minute=settings.rate_limit_sign_in_ip_per_minute, burst=settings.rate_limit_sign_in_ip_burst
+        sign_in_guard=SignInGuard(
+            pair_limiter=RateLimiter(
+                per_minute=settings.rate_limit_sign_in_per_minute, burst=settings.rate_limit_sign_in_burst
+            ),
+            ip_limiter=RateLimiter(
+                per_minute=settings.rate_limit_sign_in_ip_per_minute, burst=settings.rate_limit_sign_in_ip_burst
+            ),
+            known=KnownAddresses(ttl_seconds=settings.staff_known_address_days * 86_400),
         ),
         templates=make_templates(),
     )

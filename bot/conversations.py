@@ -22,7 +22,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import handoff, replies, store
+from bot import handoff, links, replies, store
 from bot.channels.base import Button, Channel, ConversationRef, InboundMessage, OutboundMessage
 from bot.locks import KeyedFifo, LocalTurnGuard, Turn, TurnGuard, TurnUnavailable
 from bot.logs import conversation_context
@@ -31,6 +31,7 @@ from bot.rasa import BotReply, RasaClient, RasaFailure, RasaMetadata
 from crm.clock import utcnow
 from crm.models import ConversationState, Sender
 from crm.services import review
+from crm.services.verification_limits import client_fingerprint
 from crm.shop import ShopProfile, ShopProfileError, load_shop_profile
 
 logger = logging.getLogger(__name__)
@@ -151,8 +152,12 @@ class ConversationService:
 
     # -- conversations ---------------------------------------------------------
 
-    async def find_conversation(self, *, channel: str, address: str) -> ConversationRef | None:
-        return await self._db(store.find_conversation, channel=channel, address=address)
+    async def find_conversation(
+        self, *, channel: str, address: str, idle_after: timedelta | None = None
+    ) -> ConversationRef | None:
+        """The newest conversation at `address`; with `idle_after`, only one active since then."""
+        active_since = self._clock() - idle_after if idle_after is not None else None
+        return await self._db(store.find_conversation, channel=channel, address=address, active_since=active_since)
 
     async def start_conversation(
         self, *, channel: str, address: str, customer_external_id: str | None, locale: str
@@ -193,6 +198,28 @@ class ConversationService:
             channel=channel,
             external_user_id=external_user_id,
         )
+
+    async def claim_link_token(self, *, token: str, keep: timedelta) -> bool:
+        """A deep-link token's one use: True the first time, False ever after (until pruned past `keep`)."""
+        return await self._db(links.claim_link, token=token, now=self._clock(), keep=keep)
+
+    async def tell_customer_elsewhere(
+        self, *, customer_external_id: str, channel: str, external_user_id: str, text: str
+    ) -> bool:
+        """Say `text` in the customer's latest conversation on another account; False if they have none."""
+        conversation_id = await self._db(
+            links.notice_conversation,
+            customer_external_id=customer_external_id,
+            channel=channel,
+            external_user_id=external_user_id,
+        )
+        conversation = (
+            await self._db(store.get_conversation, conversation_id=conversation_id) if conversation_id else None
+        )
+        if conversation is None or conversation.channel not in self._channels:
+            return False
+        await self._say(conversation, text, {"kind": "new_link"})
+        return True
 
     async def customer_exists(self, *, external_id: str) -> bool:
         return await self._db(store.customer_pk, external_id=external_id) is not None
@@ -487,6 +514,12 @@ class ConversationService:
             channel=conversation.channel,
             customer_id=conversation.customer_external_id,
             locale=conversation.locale,
+            # Verification limits count per client: the widget's IP, else the chat or number replies go to.
+            extra={
+                "client": client_fingerprint(
+                    inbound.client_address or f"{conversation.channel}:{conversation.address}"
+                )
+            },
         )
         saved: store.SavedReplies | None = None
         await channel.typing(conversation, True)

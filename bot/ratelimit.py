@@ -38,6 +38,13 @@ class RateLimiter:
             self._prune(now)
         return allowed
 
+    def retry_after(self, key: str) -> float:
+        """Seconds until `key` has a token again (0 when it has one now)."""
+        now = self._clock()
+        tokens, at = self._buckets.get(key, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - at) * self._rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._rate
+
     def _prune(self, now: float) -> None:
         # A bucket that has refilled is the same as no bucket: forget it.
         full = [k for k, (t, at) in self._buckets.items() if t + (now - at) * self._rate >= self._burst]

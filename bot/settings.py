@@ -35,6 +35,13 @@ class GatewaySettings(BaseSettings):
     redis_url: str | None = None
 
     widget_identity_secret: SecretStr = SecretStr("")
+    # A signed identity carries its expiry (HMAC of "<customer_id>:<expires_unix>"); one
+    # that claims to last longer than this is refused, so nobody mints a forever credential.
+    widget_identity_max_ttl_seconds: int = Field(default=24 * 3600, gt=0, le=30 * 86_400)
+    # The old form (HMAC of the customer id alone, no expiry) works only if the shop opts in.
+    widget_identity_allow_unexpiring: bool = False
+    # A widget session untouched this long is not resumed: its token opens a new conversation.
+    widget_session_idle_days: float = Field(default=30, gt=0)
     demo_mode: bool = False
 
     # Telegram: off while there is no bot token. Webhook mode needs a public
@@ -68,11 +75,15 @@ class GatewaySettings(BaseSettings):
     # random secret per process (sign-ins end at a restart).
     staff_session_secret: SecretStr = SecretStr("")
     staff_session_hours: float = Field(default=12, gt=0, le=24 * 7)
-    # Sign-in attempts, per account and per address (token buckets).
+    # Sign-in attempts, per (account, address) and per address (token buckets); a
+    # browser or address that signed in to the account before has a bucket of its own.
     rate_limit_sign_in_per_minute: float = Field(default=5, gt=0)
     rate_limit_sign_in_burst: int = Field(default=5, gt=0)
     rate_limit_sign_in_ip_per_minute: float = Field(default=20, gt=0)
     rate_limit_sign_in_ip_burst: int = Field(default=10, gt=0)
+    staff_known_address_days: float = Field(default=30, gt=0)
+    # How often an open /staff/ws re-checks its session (sign-out, new password, deactivation).
+    staff_ws_recheck_seconds: float = Field(default=5, gt=0, le=300)
     # A Telegram chat (group) told about every new handoff; needs TELEGRAM_BOT_TOKEN.
     staff_telegram_chat_id: str = ""
     # The wait a customer is told while there is too little history to measure it.

@@ -86,14 +86,24 @@ def _with_customer(conversation_filter: Any) -> Any:
     )
 
 
-def find_conversation(session: Session, *, channel: str, address: str) -> ConversationRef | None:
-    """The newest conversation at `address` on `channel`."""
+def find_conversation(
+    session: Session, *, channel: str, address: str, active_since: datetime | None = None
+) -> ConversationRef | None:
+    """The newest conversation at `address` on `channel`; with `active_since`, None
+    unless it changed or had a message since then (an idle session has expired)."""
     row = session.execute(
         _with_customer((Conversation.channel == channel) & (Conversation.address == address))
         .order_by(Conversation.created_at.desc(), Conversation.id.desc())
         .limit(1)
     ).first()
-    return None if row is None else _ref(row[0], row[1])
+    if row is None:
+        return None
+    conversation = row[0]
+    if active_since is not None and as_utc(conversation.updated_at) < active_since:
+        last = session.scalar(select(func.max(Message.created_at)).where(Message.conversation_id == conversation.id))
+        if last is None or as_utc(last) < active_since:
+            return None
+    return _ref(conversation, row[1])
 
 
 def get_conversation(session: Session, *, conversation_id: str) -> ConversationRef | None:
@@ -342,6 +352,10 @@ def save_bot_replies(
         .execution_options(synchronize_session=False)
     )
     suppressed = moved.rowcount == 0
+    if suppressed and session.get(Conversation, conversation_id) is None:
+        # The customer was erased during this turn (the CRM rows are gone): the
+        # confirmation is delivered, and stored nowhere.
+        return SavedReplies(visible=_unstored(replies), handoff=False, suppressed=False)
     if suppressed and handoff:
         _fold_stray_handoffs(session, conversation_id)
     visible: list[OutboundMessage] = []
@@ -365,6 +379,21 @@ def save_bot_replies(
         if reply.visible and not suppressed:
             visible.append(_outbound(message))
     return SavedReplies(visible=visible, handoff=handoff and not suppressed, suppressed=suppressed)
+
+
+def _unstored(replies: list[BotReply]) -> list[OutboundMessage]:
+    return [
+        OutboundMessage(
+            id=f"unstored-{uuid.uuid4().hex}",
+            sender=Sender.bot,
+            text=reply.text,
+            buttons=reply.buttons,
+            image=reply.image,
+            created_at=utcnow(),
+        )
+        for reply in replies
+        if reply.visible
+    ]
 
 
 def _fold_stray_handoffs(session: Session, conversation_id: str) -> None:

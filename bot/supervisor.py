@@ -181,8 +181,57 @@ class Stack:
             pump.cancel()
 
 
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def real_customers(database_url: str) -> int:
+    """How many customers in the CRM the demo did not create (0 if there is no CRM yet)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crm.db import get_sessionmaker
+    from crm.demo import real_customer_count
+
+    try:
+        with get_sessionmaker(database_url)() as session:
+            return real_customer_count(session)
+    except SQLAlchemyError:
+        return 0
+
+
+def decide_demo(env: Mapping[str, str], real: int) -> tuple[bool, str]:
+    """Whether the demo page runs, and the banner line that says so.
+
+    Demo sign-in vouches for whoever the visitor picks; on a CRM holding the
+    shop's own customers it stays off however DEMO_MODE is set."""
+    if not _truthy(env.get("DEMO_MODE")):
+        return False, "Demo sign-in: off (DEMO_MODE is not set)."
+    if real:
+        return False, (
+            f"Demo sign-in: OFF. The CRM holds {real} customer(s) the demo did not create, so the demo "
+            "shop is not started. To try the demo, use its own database (see README, 'From the demo to "
+            "your own data')."
+        )
+    return True, "Demo sign-in: on (demo customers only). Do not expose this address to the internet."
+
+
+def banner(*, url: str, seconds: float, demo: bool, demo_line: str) -> str:
+    return (
+        f"\n  Ready in {seconds:.0f}s.\n"
+        f"  {'Demo shop with the chat widget' if demo else 'Gateway'}: {url}/\n"
+        f"  {demo_line}\n"
+        f"  Health: {url}/healthz   Metrics: {url}/metrics\n"
+        "  Press Ctrl-C to stop.\n"
+    )
+
+
 async def _main() -> int:
+    env = dict(os.environ)
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{ROOT / 'var' / 'crm.db'}"
+    demo, demo_line = decide_demo(env, real_customers(database_url) if _truthy(env.get("DEMO_MODE")) else 0)
+    env["DEMO_MODE"] = "true" if demo else "false"
     stack = Stack(
+        env=env,
         rasa_port=int(os.environ.get("RASA_PORT", 5005)),
         action_port=int(os.environ.get("ACTION_PORT", 5055)),
         gateway_port=int(os.environ.get("GATEWAY_PORT", 8000)),
@@ -202,12 +251,13 @@ async def _main() -> int:
         done, _ = await asyncio.wait({health, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if health in done:
             health.result()
-            demo = os.environ.get("DEMO_MODE", "").lower() in {"1", "true", "yes"}
             print(
-                f"\n  Ready in {time.monotonic() - started:.0f}s.\n"
-                f"  {'Demo shop with the chat widget' if demo else 'Gateway'}: {stack.gateway_url}/\n"
-                f"  Health: {stack.gateway_url}/healthz   Metrics: {stack.gateway_url}/metrics\n"
-                "  Press Ctrl-C to stop.\n",
+                banner(
+                    url=stack.gateway_url,
+                    seconds=time.monotonic() - started,
+                    demo=demo,
+                    demo_line=demo_line,
+                ),
                 flush=True,
             )
             while not stop.is_set():

@@ -21,12 +21,12 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc, utcnow
 from crm.demo_gen import DEMO_DATA, DEMO_TODAY
-from crm.importer import import_customers, import_orders
+from crm.importer import DEMO_ACTOR, import_customers, import_orders
 from crm.models import Customer, Order, OrderStatus, ReturnRequest, ReturnStatus
 from crm.services.audit import audit
 from crm.shop import load_shop_profile
@@ -46,12 +46,15 @@ def seed_demo(session: Session, *, today: date | None = None) -> bool:
     today = today or utcnow().astimezone(load_shop_profile().opening_hours.tz).date()
     shift = timedelta(days=(today - DEMO_TODAY).days)
     reports = [
-        import_customers(session, DEMO_DATA / "customers.csv", actor="system:demo"),
-        import_orders(session, DEMO_DATA / "orders.csv", date_shift=shift, actor="system:demo"),
+        import_customers(session, DEMO_DATA / "customers.csv", actor=DEMO_ACTOR),
+        import_orders(session, DEMO_DATA / "orders.csv", date_shift=shift, actor=DEMO_ACTOR),
     ]
     problems = [str(problem) for report in reports for problem in report.rejected]
     if problems:
         raise RuntimeError("the demo data no longer imports cleanly: " + "; ".join(problems))
+    # The CRM was empty: every customer now in it is the demo's own, and only these may
+    # ever be signed in as by the demo page.
+    session.execute(update(Customer).values(is_demo=True))
     _add_returns(session)
     audit(session, actor="system:demo", action="demo.seed", detail={"today": today.isoformat()})
     session.flush()
@@ -78,3 +81,8 @@ def _add_returns(session: Session) -> None:
                 refunded_at=received + timedelta(days=6) if refunded else None,
             )
         )
+
+
+def real_customer_count(session: Session) -> int:
+    """Customers the demo did not create (imported, or added by the shop)."""
+    return int(session.scalar(select(func.count(Customer.id)).where(Customer.is_demo.is_(False))) or 0)

@@ -30,7 +30,7 @@ import logging
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc
@@ -48,6 +48,7 @@ from crm.import_rows import (
 )
 from crm.models import AuditEntry, ChannelIdentity, Consent, Customer, Order, OrderLine, OrderStatus, Product
 from crm.services.audit import audit
+from crm.services.customers import erased_tag
 from crm.shop import load_shop_profile
 
 __all__ = ["ImportReport", "RowProblem", "import_customers", "import_orders"]
@@ -82,8 +83,26 @@ def import_customers(
             continue
         seen.add_customer(row, record.line)
         _apply_customer(session, row, record.line, report)
+    _no_longer_demo(session, actor, list(seen.ids))
     _audit_import(session, actor, "crm.import_customers", report)
     return report
+
+
+DEMO_ACTOR = "system:demo"
+
+
+def _no_longer_demo(session: Session, actor: str, customer_ids: list[str]) -> None:
+    """A row the shop imports is the shop's own, even where it reuses a demo customer's id:
+    demo sign-in must never reach it."""
+    if actor == DEMO_ACTOR or not customer_ids:
+        return
+    session.flush()
+    session.execute(
+        update(Customer)
+        .where(Customer.external_id.in_(customer_ids))
+        .values(is_demo=False)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 class _SeenInFile:
@@ -111,12 +130,25 @@ class _SeenInFile:
             self.telegram[row.telegram_user_id] = line
 
 
-def _erased_customer_ids(session: Session) -> set[str]:
+class _Erased:
+    """Customers erased at their request, known only by their one-way tags
+    (and, from before tags, by the ids older audit entries still hold)."""
+
+    def __init__(self, subjects: set[str]) -> None:
+        self._subjects = subjects
+
+    def __contains__(self, customer_id: object) -> bool:
+        return isinstance(customer_id, str) and bool(
+            {customer_id, erased_tag(customer_id)} & self._subjects
+        )
+
+
+def _erased_customer_ids(session: Session) -> _Erased:
     subjects = session.scalars(select(AuditEntry.subject).where(AuditEntry.action == "customer.erase"))
-    return {subject.removeprefix("customer:") for subject in subjects}
+    return _Erased({subject.removeprefix("customer:") for subject in subjects})
 
 
-def _stored_conflict(session: Session, row: CustomerRow, erased: set[str]) -> str | None:
+def _stored_conflict(session: Session, row: CustomerRow, erased: _Erased) -> str | None:
     if row.customer_id in erased:
         return f"customer {row.customer_id} was erased at their request; remove the row"
     if row.email:
@@ -234,6 +266,8 @@ def import_orders(
             continue
         seen[row.number] = record.line
         _apply_order(session, row, customer, catalogue, default_currency, record.line, report)
+        if actor != DEMO_ACTOR:
+            customer.is_demo = False  # the shop's own order: a real customer now
     _audit_import(session, actor, "crm.import_orders", report)
     return report
 

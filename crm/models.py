@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -102,6 +103,8 @@ class Customer(Base):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
     locale: Mapped[str] = mapped_column(String(10), default="en")
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Created by the demo seed: the only customers demo sign-in may ever act as.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # When the shop platform last changed it (see Order.source_updated_at).
@@ -495,3 +498,23 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+class VerificationFailure(Base):
+    """One failed in-chat verification, counted against a key: a keyed hash of
+    the order number, the e-mail or the client address (never the value), or a
+    handoff already made for a customer or address in this lock-out window."""
+
+    __tablename__ = "verification_failures"
+    __table_args__ = (Index("ix_verification_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TelegramLinkClaim(Base):
+    """A Telegram deep-link token already used: each link links one account, once."""
+
+    __tablename__ = "telegram_link_claims"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

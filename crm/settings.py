@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,13 @@ class CRMSettings(BaseSettings):
     vip_spend_threshold: float = 500.0
     # Number of orders in the last 365 days that also makes a customer VIP.
     vip_order_threshold: int = 5
+    # In-chat verification (order number + e-mail): failures counted across every
+    # conversation, gateway and restart, per order number, per e-mail and per
+    # client address; reaching a limit pauses verification for the window.
+    verification_window_minutes: float = Field(default=15, gt=0)
+    verification_max_failures_per_order: int = Field(default=5, gt=0)
+    verification_max_failures_per_email: int = Field(default=5, gt=0)
+    verification_max_failures_per_client: int = Field(default=10, gt=0)
 
 
 @lru_cache

@@ -66,8 +66,8 @@ class Run:
         }
 
 
-def signature(secret: str, customer_id: str) -> str:
-    return hmac.new(secret.encode(), customer_id.encode(), hashlib.sha256).hexdigest()
+def signature(secret: str, customer_id: str, expires: int) -> str:
+    return hmac.new(secret.encode(), f"{customer_id}:{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 async def rasa_conversation(client: httpx.AsyncClient, stack: Stack, token: str, customer: str | None, texts: list[str], run: Run) -> None:
@@ -86,7 +86,10 @@ async def rasa_conversation(client: httpx.AsyncClient, stack: Stack, token: str,
 
 
 async def widget_conversation(stack: Stack, secret: str, customer: str | None, texts: list[str], run: Run) -> None:
-    query = f"customer_id={customer}&signature={signature(secret, customer)}" if customer else ""
+    expires = int(time.time()) + 3600
+    query = (
+        f"customer_id={customer}&expires={expires}&signature={signature(secret, customer, expires)}" if customer else ""
+    )
     url = f"ws://127.0.0.1:{stack.gateway_port}/ws/chat?{query}"
     async with websockets.connect(url, max_size=2**20) as ws:
         # session + history frames first

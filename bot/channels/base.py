@@ -48,6 +48,9 @@ class InboundMessage:
     # from the conversation's stored customer, which only verified paths set.
     customer_external_id: str | None = None
     locale: str = "en"
+    # Where the message came from as the channel saw it (the widget visitor's IP
+    # address); goes to Rasa as metadata for limits that a new session must not reset.
+    client_address: str | None = None
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import replies
 from bot.channels.base import Button, ConversationRef, InboundMessage, OutboundMessage
+from bot.links import NEW_LINK_NOTICE
 from crm.normalize import normalize_phone
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ LINKED_ELSEWHERE = (
 )
 LINKED = "Done — your Telegram is now linked to your account with us. Ask me about your orders any time."
 LINK_EXPIRED = "That link has expired. Please get a fresh one from our website and tap it again."
+LINK_USED = "That link has already been used. Please get a fresh one from our website."
 LINK_INVALID = "Sorry, that link isn't valid. Please get a fresh one from our website."
 NON_TEXT = (
     "Sorry, I can only read text messages. Please type your question in words — "
@@ -584,6 +586,12 @@ class TelegramChannel:
             logger.warning("Telegram deep link refused", extra={"reason": str(exc)})
             await self.say(chat_id, LINK_EXPIRED if exc.expired else LINK_INVALID)
             return
+        # Single use: a link forwarded, leaked or tapped twice links one account, once.
+        if not await self._service.claim_link_token(token=token, keep=self._link_ttl + timedelta(days=1)):
+            self._metrics.rejected.labels(CHANNEL, "link_used").inc()
+            logger.warning("Telegram deep link used again; refused")
+            await self.say(chat_id, LINK_USED)
+            return
         await self._verified(chat_id, user_id, language_code, customer, how="deep_link", success=LINKED)
 
     async def _on_contact(self, message: Message) -> None:
@@ -609,6 +617,7 @@ class TelegramChannel:
         self, chat_id: int, user_id: int, language_code: str | None, customer: str, *, how: str, success: str
     ) -> None:
         """Link the Telegram account to the customer and the chat's conversation to them."""
+        before = await self._service.customer_for_identity(channel=CHANNEL, external_user_id=str(user_id))
         try:
             linked = await self._service.link_identity(
                 customer_external_id=customer, channel=CHANNEL, external_user_id=str(user_id)
@@ -625,6 +634,14 @@ class TelegramChannel:
             conversation = await self._conversation(chat_id, user_id, language_code)
         logger.info("Telegram customer verified", extra={"how": how, "conversation_id": conversation.id})
         await self.say(chat_id, success, ReplyKeyboardRemove())
+        if before != customer:
+            # A new account can read this customer's orders: they hear about it where they already talk to us.
+            await self._service.tell_customer_elsewhere(
+                customer_external_id=customer,
+                channel=CHANNEL,
+                external_user_id=str(chat_id),
+                text=NEW_LINK_NOTICE.format(channel="Telegram"),
+            )
 
     # -- deep links ----------------------------------------------------------------------
 

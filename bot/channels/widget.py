@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -109,7 +110,8 @@ class WidgetChannel:
         fanout: _Fanout,
         metrics: Metrics,
         limits: WidgetLimits,
-        identity_secret: str,
+        identity: identity.IdentityPolicy,
+        session_idle: timedelta,
         session_limiter: _Limiter,
         ip_limiter: _Limiter,
         connect_limiter: _Limiter,
@@ -118,7 +120,8 @@ class WidgetChannel:
         self._fanout = fanout
         self._metrics = metrics
         self._limits = limits
-        self._secret = identity_secret
+        self._identity = identity
+        self._session_idle = session_idle
         self._sessions = session_limiter
         self._ips = ip_limiter
         self._connects = connect_limiter
@@ -142,9 +145,11 @@ class WidgetChannel:
             await websocket.close(code=CLOSE_TRY_AGAIN_LATER)
             return
         params = websocket.query_params
-        customer = await self._verified_customer(params.get("customer_id"), params.get("signature"))
+        customer, verdict = await self._verified_customer(
+            params.get("customer_id"), params.get("expires"), params.get("signature")
+        )
         token = params.get("session")
-        conversation = await self._resume(token, customer)
+        conversation = await self._resume(token, customer, params.get("customer_id"), verdict)
         new_session = conversation is None
         if conversation is None:
             token = identity.new_session_token()
@@ -184,38 +189,44 @@ class WidgetChannel:
             await writer
             logger.info("widget disconnected", extra={"conversation_id": conversation.id})
 
-    async def _verified_customer(self, customer_id: str | None, signature: str | None) -> str | None:
+    async def _verified_customer(
+        self, customer_id: str | None, expires: str | None, signature: str | None
+    ) -> tuple[str | None, str]:
+        """The verified customer id (or None) and the verdict on the signed identity."""
         if not customer_id and not signature:
-            return None
+            return None, "none"
         claimed = customer_id or ""
-        if not (
-            customer_id
-            and signature
-            and len(customer_id) <= 64
-            and identity.signature_valid(customer_id, signature, self._secret)
-        ):
-            self._metrics.rejected.labels(CHANNEL, "bad_signature").inc()
+        verdict = self._identity.check(customer_id, expires, signature)
+        if verdict != "ok":
+            reason = "bad_signature" if verdict == "bad_signature" else "identity_" + verdict
+            self._metrics.rejected.labels(CHANNEL, reason).inc()
             logger.warning(
-                "widget identity signature invalid; treated as anonymous",
-                extra={"claimed_customer": identity.fingerprint(claimed)},
+                "widget identity signature invalid, expired or unexpiring; treated as anonymous",
+                extra={"claimed_customer": identity.fingerprint(claimed), "reason": verdict},
             )
-            return None
-        if not await self._service.customer_exists(external_id=customer_id):
+            return None, verdict
+        if not await self._service.customer_exists(external_id=claimed):
             logger.warning(
                 "signed widget identity is not a CRM customer; treated as anonymous",
                 extra={"claimed_customer": identity.fingerprint(claimed)},
             )
-            return None
-        return customer_id
+            return None, "unknown"
+        return claimed, verdict
 
-    async def _resume(self, token: str | None, customer: str | None) -> ConversationRef | None:
+    async def _resume(
+        self, token: str | None, customer: str | None, claimed: str | None, verdict: str
+    ) -> ConversationRef | None:
         if token is None or not identity.session_token_well_formed(token):
             return None
         conversation = await self._service.find_conversation(
-            channel=CHANNEL, address=identity.hash_session_token(token)
+            channel=CHANNEL, address=identity.hash_session_token(token), idle_after=self._session_idle
         )
         if conversation is None:
             return None
+        if verdict == "expired" and claimed and conversation.customer_external_id == claimed:
+            # A tab open past its page's signature: the session token (256 bits, idle-limited)
+            # already vouches for this customer's conversation, so it carries on.
+            return conversation
         if conversation.customer_external_id != customer:
             # Sign-in, sign-out or another person on a shared computer: the old
             # conversation stays with whoever had it.
@@ -292,6 +303,7 @@ class WidgetChannel:
             payload_title=title,
             customer_external_id=conversation.customer_external_id,
             locale=conversation.locale,
+            client_address=f"ip:{ip}",
         )
 
         async def stored(receipt: Receipt) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import secrets
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from decimal import Decimal
@@ -25,9 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from bot.identity import sign_customer_id
+from bot.identity import sign_customer_identity
 from bot.state import GatewayState
 from crm.db import get_sessionmaker
+from crm.demo import real_customer_count
 from crm.models import Customer, Product
 from crm.shop import ShopProfileError, load_shop_profile
 
@@ -39,6 +41,8 @@ ACCENT = "#2f5d50"
 _TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "demo_shop.html"
 _MAX_FORM_BYTES = 2048
 _MAX_CUSTOMERS = 200
+# How long the page's signature vouches for the visitor; the page is signed afresh on every load.
+_SIGNATURE_SECONDS = 3600
 _SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 _SWATCHES = 6  # .swatch-0 … .swatch-5 in the template: inline styles would break the CSP
 # Shown when the CRM has no products yet (a fresh install before `make seed`).
@@ -68,6 +72,7 @@ class ShopFront:
     customers: list[DemoCustomer]
     products: list[tuple[str, Decimal | None]]
     signed_in: DemoCustomer | None
+    has_real_customers: bool = False
 
 
 def demo_gateway(request: Request) -> GatewayState:
@@ -88,7 +93,9 @@ async def shop_front(request: Request, gateway: GatewayState = Depends(demo_gate
         shop_name=_e(front.name),
         accent=ACCENT,
         nonce=nonce,
-        demo_controls=_demo_controls(front.customers, signed_in, can_sign=bool(secret)),
+        demo_controls=_demo_controls(
+            front.customers, signed_in, can_sign=bool(secret), has_real_customers=front.has_real_customers
+        ),
         products=_products(front.products, front.currency),
         widget_tag=_widget_tag(request, front.name, signed_in, secret),
     )
@@ -135,8 +142,16 @@ def _load_front(database_url: str, signed_in_id: str | None) -> ShopFront:
         products = _catalogue(session)
         # A cookie naming someone not (or no longer) in the CRM signs nobody in.
         signed_in = _customer(session, signed_in_id) if signed_in_id else None
+        has_real = real_customer_count(session) > 0
     name, currency = _shop_identity()
-    return ShopFront(name=name, currency=currency, customers=customers, products=products, signed_in=signed_in)
+    return ShopFront(
+        name=name,
+        currency=currency,
+        customers=customers,
+        products=products,
+        signed_in=signed_in,
+        has_real_customers=has_real,
+    )
 
 
 def _find_customer(database_url: str, external_id: str) -> DemoCustomer | None:
@@ -145,9 +160,11 @@ def _find_customer(database_url: str, external_id: str) -> DemoCustomer | None:
 
 
 def _customer(session: Session, external_id: str) -> DemoCustomer | None:
+    # Only rows the demo seed created: demo sign-in can never act as a real customer,
+    # whatever DEMO_MODE says and whoever else is in this CRM.
     row = session.execute(
         select(Customer.external_id, Customer.first_name, Customer.last_name).where(
-            Customer.external_id == external_id
+            Customer.external_id == external_id, Customer.is_demo.is_(True)
         )
     ).first()
     return None if row is None else DemoCustomer(external_id=row[0], first_name=row[1], last_name=row[2] or "")
@@ -156,6 +173,7 @@ def _customer(session: Session, external_id: str) -> DemoCustomer | None:
 def _customers(session: Session) -> list[DemoCustomer]:
     rows = session.execute(
         select(Customer.external_id, Customer.first_name, Customer.last_name)
+        .where(Customer.is_demo.is_(True))
         .order_by(Customer.external_id)
         .limit(_MAX_CUSTOMERS)
     )
@@ -190,7 +208,9 @@ def _e(value: str) -> str:
     return html.escape(value, quote=True)
 
 
-def _demo_controls(customers: list[DemoCustomer], signed_in: DemoCustomer | None, *, can_sign: bool) -> str:
+def _demo_controls(
+    customers: list[DemoCustomer], signed_in: DemoCustomer | None, *, can_sign: bool, has_real_customers: bool
+) -> str:
     if not can_sign:
         # Without the secret no page can vouch for anyone, so don't pretend to sign in.
         return "<span>Demo sign-in is off: set WIDGET_IDENTITY_SECRET so the widget can verify customers.</span>"
@@ -199,6 +219,11 @@ def _demo_controls(customers: list[DemoCustomer], signed_in: DemoCustomer | None
             f'<span>Signed in as <strong data-testid="signed-in">{_e(signed_in.label)}</strong></span>'
             '<form method="post" action="/demo/sign-out">'
             '<button type="submit" class="link">Sign out</button></form>'
+        )
+    if not customers and has_real_customers:
+        return (
+            "<span>Demo sign-in is off: this CRM holds your own customers, and the demo only "
+            "ever signs in as the customers it created itself.</span>"
         )
     if not customers:
         return "<span>No demo customers yet: run <code>make seed</code>.</span>"
@@ -229,8 +254,10 @@ def _widget_tag(request: Request, shop_name: str, customer: DemoCustomer | None,
     attrs = {"src": src, "data-title": shop_name, "data-color": ACCENT}
     if customer is not None and secret:
         # What a shop's backend does for a signed-in customer.
+        expires = int(time.time()) + _SIGNATURE_SECONDS
         attrs["data-customer-id"] = customer.external_id
-        attrs["data-signature"] = sign_customer_id(customer.external_id, secret)
+        attrs["data-expires"] = str(expires)
+        attrs["data-signature"] = sign_customer_identity(customer.external_id, expires, secret)
     rendered = " ".join(f'{k}="{_e(v)}"' for k, v in attrs.items())
     return f"<script {rendered} defer></script>"
 

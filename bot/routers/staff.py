@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,7 +82,10 @@ def _headers() -> dict[str, str]:
 
 
 def _secure(request: Request) -> bool:
-    """Secure cookies except on plain-HTTP loopback (a shop trying it out on its own machine)."""
+    """Secure cookies except on plain-HTTP loopback (a shop trying it out on its own machine).
+    In production always: behind a proxy the Host and scheme say nothing trustworthy."""
+    if _ctx(request).settings.environment == "production":
+        return True
     host = (request.url.hostname or "").lower()
     return request.url.scheme == "https" or host not in {"localhost", "127.0.0.1", "::1"}
 
@@ -242,22 +246,22 @@ async def sign_in(request: Request) -> Response:
     email = accounts.normalise_email(fields.get("email", ""))[:254]
     password = fields.get("password", "")
     ip = request.client.host if request.client else "unknown"
-    # Both buckets are spent on every attempt: one address guessing many accounts,
-    # and many addresses guessing one account, are both slowed down.
-    ip_ok = ctx.ip_limiter.allow(ip)
-    account_ok = ctx.account_limiter.allow(email)
-    if not (ip_ok and account_ok):
+    device_id = ctx.signer.device_id(request.cookies.get(sessions.DEVICE_COOKIE), email=email)
+    decision = ctx.sign_in_guard.check(email=email, ip=ip, device_id=device_id)
+    if not decision.allowed:
         await ctx.db(
-            _audit,
-            actor="anonymous",
-            action="staff.sign_in_limited",
-            subject="",
-            detail={"scope": "ip" if not ip_ok else "account"},
+            _audit, actor="anonymous", action="staff.sign_in_limited", subject="", detail={"scope": decision.scope}
         )
-        logger.warning("staff sign-in rate limited", extra={"scope": "ip" if not ip_ok else "account"})
-        return _sign_in_form(
-            request, 429, error="Too many sign-in attempts. Please wait a minute and try again.", email=email
+        logger.warning("staff sign-in rate limited", extra={"scope": decision.scope})
+        wait = max(1, decision.retry_after_seconds)
+        limited = _sign_in_form(
+            request,
+            429,
+            error=f"Too many sign-in attempts. Please wait {_seconds(wait)} and try again.",
+            email=email,
         )
+        limited.headers["Retry-After"] = str(wait)
+        return limited
     try:
         staff = await _authenticate(ctx, email=email, password=password)
     except HashingBusy:
@@ -285,8 +289,26 @@ async def sign_in(request: Request) -> Response:
         secure=_secure(request),
         samesite="strict",
     )
+    # This browser (and address) is now known-good for the account: guesses from elsewhere can't shut it out.
+    ctx.sign_in_guard.known.remember(email, ip)
+    response.set_cookie(
+        sessions.DEVICE_COOKIE,
+        ctx.signer.device_token(email=email),
+        max_age=sessions.DEVICE_LIFETIME_SECONDS,
+        path="/staff/sign-in",
+        httponly=True,
+        secure=_secure(request),
+        samesite="strict",
+    )
     response.delete_cookie(sessions.LOGIN_CSRF_COOKIE, path="/staff")
     return response
+
+
+def _seconds(n: int) -> str:
+    if n < 60:
+        return "1 second" if n == 1 else f"{n} seconds"
+    minutes = math.ceil(n / 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 async def _authenticate(ctx: StaffContext, *, email: str, password: str) -> tuple[int, str] | None:
@@ -741,7 +763,8 @@ async def live(websocket: WebSocket) -> None:
     # The queue page follows the queue; a conversation page follows its conversation.
     key = STAFF_QUEUE_KEY if conversation_id is None else staff_conversation_key(conversation_id)
     unsubscribers: list[Callable[[], None]] = [ctx.fanout.subscribe(key, connection.push)]
-    writer = asyncio.create_task(_write(ctx, principal, connection, conversation_id))
+    cookie = websocket.cookies.get(sessions.COOKIE)
+    writer = asyncio.create_task(_write(ctx, principal, connection, conversation_id, cookie))
     try:
         while True:
             message = await websocket.receive()
@@ -756,9 +779,10 @@ async def live(websocket: WebSocket) -> None:
 
 
 async def _write(
-    ctx: StaffContext, principal: Principal, connection: _Live, conversation_id: str | None
+    ctx: StaffContext, principal: Principal, connection: _Live, conversation_id: str | None, cookie: str | None
 ) -> None:
     websocket = connection.websocket
+    recheck = ctx.settings.staff_ws_recheck_seconds
     try:
         while True:
             remaining = principal.session.expires_at - utcnow().timestamp()
@@ -766,8 +790,15 @@ async def _write(
                 await websocket.close(code=CLOSE_SIGNED_OUT)
                 return
             try:
-                frame = await asyncio.wait_for(connection.queue.get(), timeout=remaining)
+                frame = await asyncio.wait_for(connection.queue.get(), timeout=min(remaining, recheck))
             except TimeoutError:
+                frame = None
+            # Signed out, a new password, or deactivated since the socket opened: the
+            # session is checked again before every frame and every few seconds.
+            if await ctx.principal(cookie) is None:
+                await websocket.close(code=CLOSE_SIGNED_OUT)
+                return
+            if frame is None:
                 continue
             if connection.overflow:
                 await websocket.close(code=1013)

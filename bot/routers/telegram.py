@@ -6,9 +6,10 @@ wrong is a 403 and nothing is read. 200 once the update is safely taken in; 503
 when the database could not store a customer's message, so Telegram delivers it
 again later.
 
-`GET /telegram/link?customer_id=<id>&signature=<hex>` — for the shop's website:
-the same signed identity the widget uses (`hex(HMAC-SHA256(WIDGET_IDENTITY_SECRET,
-customer_id))`, computed by the shop's backend). Answers
+`GET /telegram/link?customer_id=<id>&expires=<unix>&signature=<hex>` — for the shop's
+website: the same signed identity the widget uses (`hex(HMAC-SHA256(WIDGET_IDENTITY_SECRET,
+"<customer_id>:<expires>"))`, computed by the shop's backend), under the same rules
+(expired, too long-lived, or without an expiry unless the shop opted in: 403). Answers
 `{"url": "https://t.me/<bot>?start=<token>", "expires_at": "<ISO 8601>"}`: a link
 that, tapped within TELEGRAM_LINK_TTL_SECONDS, links the customer's Telegram to
 their account. 403 for a bad signature, 404 for an unknown customer or when
@@ -60,20 +61,28 @@ async def webhook(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+_REFUSALS = {
+    "bad_signature": "bad signature",
+    "expired": "this signed identity has expired; sign a fresh one",
+    "too_long_lived": "the expiry is further ahead than WIDGET_IDENTITY_MAX_TTL_SECONDS allows",
+    "unexpiring": "a signature without an expiry is not accepted; sign customer_id:expires",
+}
+
+
 @router.get("/telegram/link")
-async def deep_link(request: Request, customer_id: str = "", signature: str = "") -> Response:
+async def deep_link(request: Request, customer_id: str = "", expires: str = "", signature: str = "") -> Response:
     channel = _channel(request)
     if channel is None:
         return JSONResponse({"error": "Telegram is not enabled"}, status_code=404, headers=_NO_STORE)
     gateway: GatewayState = request.state.gateway
-    secret = gateway.settings.widget_identity_secret.get_secret_value()
-    if len(customer_id) > 64 or not identity.signature_valid(customer_id, signature, secret):
+    verdict = identity.IdentityPolicy.from_settings(gateway.settings).check(customer_id, expires or None, signature)
+    if verdict != "ok":
         gateway.metrics.rejected.labels("telegram", "bad_signature").inc()
         logger.warning(
-            "Telegram link request with a bad signature refused",
-            extra={"claimed_customer": identity.fingerprint(customer_id)},
+            "Telegram link request with a refused signature",
+            extra={"claimed_customer": identity.fingerprint(customer_id), "reason": verdict},
         )
-        return JSONResponse({"error": "bad signature"}, status_code=403, headers=_NO_STORE)
+        return JSONResponse({"error": _REFUSALS[verdict]}, status_code=403, headers=_NO_STORE)
     if not await gateway.service.customer_exists(external_id=customer_id):
         return JSONResponse({"error": "unknown customer"}, status_code=404, headers=_NO_STORE)
     try:

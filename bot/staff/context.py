@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversations import ConversationService
 from bot.fanout import LocalFanout
-from bot.ratelimit import RateLimiter
 from bot.settings import GatewaySettings
 from bot.staff import sessions
 from bot.staff.hashing import PasswordHasherPool
+from bot.staff.signin_guard import SignInGuard
 from crm.models import StaffRole, StaffUser
 from crm.shop import ShopProfileError, load_shop_profile
 
@@ -54,8 +54,7 @@ class StaffContext:
     fanout: LocalFanout
     # None: the console is closed (production without STAFF_SESSION_SECRET).
     signer: sessions.SessionSigner | None
-    account_limiter: RateLimiter
-    ip_limiter: RateLimiter
+    sign_in_guard: SignInGuard
     templates: jinja2.Environment
     # Argon2 away from the default pool the chats' database work uses.
     hasher: PasswordHasherPool = field(default_factory=PasswordHasherPool)

@@ -23,6 +23,10 @@ from dataclasses import dataclass
 
 COOKIE = "staff_session"
 LOGIN_CSRF_COOKIE = "staff_login_csrf"
+# Set after a successful sign-in: this browser has signed in to this account
+# before, so guesses from elsewhere (or from the same address) never stand in its way.
+DEVICE_COOKIE = "staff_device"
+DEVICE_LIFETIME_SECONDS = 90 * 24 * 3600
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf"
 
@@ -37,6 +41,10 @@ class StaffSession:
 
 def password_fingerprint(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def _account_tag(email: str) -> str:
+    return hashlib.sha256(email.encode()).hexdigest()[:16]
 
 
 def _b64(data: bytes) -> str:
@@ -57,6 +65,7 @@ class SessionSigner:
         # Separate keys, so a CSRF token can never pass for a session or the other way round.
         self._session_key = hmac.new(root, b"staff-session", hashlib.sha256).digest()
         self._csrf_key = hmac.new(root, b"staff-csrf", hashlib.sha256).digest()
+        self._device_key = hmac.new(root, b"staff-device", hashlib.sha256).digest()
         self._lifetime = lifetime_seconds
         self._clock = clock
         self._revoked: dict[str, float] = {}
@@ -107,6 +116,35 @@ class SessionSigner:
 
     def csrf_valid(self, session: StaffSession, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf_token(session).encode(), (token or "").encode())
+
+    def device_token(self, *, email: str) -> str:
+        """A known-good-device mark for the account signed in with `email`."""
+        payload = {
+            "did": secrets.token_urlsafe(12),
+            "acct": _account_tag(email),
+            "exp": int(self._clock() + DEVICE_LIFETIME_SECONDS),
+        }
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        return f"{body}.{self._device_sign(body)}"
+
+    def device_id(self, token: str | None, *, email: str) -> str | None:
+        """The device's id if `token` marks this browser as known-good for `email`, else None."""
+        if not token or len(token) > 256 or token.count(".") != 1:
+            return None
+        body, signature = token.split(".")
+        if not hmac.compare_digest(self._device_sign(body).encode(), signature.encode("utf-8", "replace")):
+            return None
+        try:
+            payload = json.loads(_unb64(body))
+            device, account, expires = str(payload["did"]), str(payload["acct"]), float(payload["exp"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if expires <= self._clock() or not hmac.compare_digest(account, _account_tag(email)):
+            return None
+        return device
+
+    def _device_sign(self, body: str) -> str:
+        return _b64(hmac.new(self._device_key, body.encode(), hashlib.sha256).digest())
 
     def _sign(self, body: str) -> str:
         return _b64(hmac.new(self._session_key, body.encode(), hashlib.sha256).digest())

@@ -1,12 +1,13 @@
 /*
  * Website chat widget. Embed with one tag, served by the gateway:
  *   <script src="https://gateway.example/static/widget.js" defer
- *           data-customer-id="C001" data-signature="<hex hmac>"
+ *           data-customer-id="C001" data-expires="1767225600" data-signature="<hex hmac>"
  *           data-color="#2f5d50" data-title="Juniper & Oak"></script>
  * All data- attributes are optional:
- *   data-customer-id, data-signature  the shop's signed-in customer and the hex
- *       HMAC-SHA256 of that id with WIDGET_IDENTITY_SECRET (computed by the shop's
- *       backend, never in the browser); both or neither.
+ *   data-customer-id, data-expires, data-signature  the shop's signed-in customer,
+ *       when the signature stops vouching for them (Unix seconds), and the hex
+ *       HMAC-SHA256 of "<customer_id>:<expires>" with WIDGET_IDENTITY_SECRET
+ *       (computed by the shop's backend, never in the browser); all or none.
  *   data-color      the shop's colour, #rgb or #rrggbb (text on it is picked for contrast)
  *   data-title      the panel's heading (default "Chat with us")
  *   data-max-chars  refuse longer messages before sending (default 2000, the gateway's)
@@ -31,6 +32,7 @@
   var DATA = script.dataset;
   var CUSTOMER_ID = DATA.customerId || "";
   var SIGNATURE = DATA.signature || "";
+  var EXPIRES = DATA.expires || "";
   var TITLE = DATA.title || "Chat with us";
   var MAX_CHARS = parseInt(DATA.maxChars || "2000", 10) || 2000;
   // One record per gateway, so two shops on one domain never share a conversation.
@@ -376,6 +378,7 @@
     if (record.session) params.set("session", record.session);
     if (CUSTOMER_ID && SIGNATURE) {
       params.set("customer_id", CUSTOMER_ID);
+      if (EXPIRES) params.set("expires", EXPIRES);
       params.set("signature", SIGNATURE);
     }
     var qs = params.toString();

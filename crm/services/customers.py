@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc, utcnow
 from crm.models import (
+    AuditEntry,
     ChannelIdentity,
     Consent,
     Conversation,
@@ -26,6 +28,7 @@ from crm.models import (
 )
 from crm.normalize import normalize_phone
 from crm.services._sql import insert_if_absent
+from crm.services import verification_limits
 from crm.services.audit import audit
 from crm.services.shop_traces import forget_shop_traces
 from crm.settings import get_settings
@@ -214,6 +217,7 @@ def erase_customer(session: Session, *, customer: Customer, actor: str) -> list[
     )
     order_ids = select(Order.id).where(Order.customer_id == customer.id)
     counts = stored_data_summary(session, customer=customer)
+    _forget_elsewhere(session, customer=customer, conversation_ids=conversation_ids)
 
     def wipe(stmt: object) -> int:
         # "fetch" also removes the deleted rows from the identity map, so
@@ -251,10 +255,53 @@ def erase_customer(session: Session, *, customer: Customer, actor: str) -> list[
     detail["handoffs"] = handoffs
     audit(
         session,
-        actor=actor,
+        actor="customer:erased" if actor == f"customer:{external_id}" else actor,
         action="customer.erase",
-        subject=f"customer:{external_id}",
+        subject=f"customer:{erased_tag(external_id)}",
         detail=detail,
     )
     session.flush()
     return conversation_ids
+
+
+def erased_tag(external_id: str) -> str:
+    """How the audit log remembers an erased customer: a one-way tag, not their id.
+
+    A later CSV row with the same id produces the same tag, so the importer can
+    still refuse to bring the person back."""
+    return "erased-" + hashlib.sha256(f"erased-customer/v1\x00{external_id}".encode()).hexdigest()[:32]
+
+
+def _forget_elsewhere(session: Session, *, customer: Customer, conversation_ids: list[str]) -> None:
+    """What names the customer outside their own rows: earlier audit entries and verification counters."""
+    external_id = customer.external_id
+    numbers = list(session.scalars(select(Order.number).where(Order.customer_id == customer.id)))
+    subjects = [f"customer:{external_id}", *(f"conversation:{c}" for c in conversation_ids)]
+    subjects += [f"order:{n}" for n in numbers]
+    session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.actor == f"customer:{external_id}"[:64])
+        .values(actor="customer:erased")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.subject.in_([subject[:128] for subject in subjects]))
+        .values(subject="erased")
+        .execution_options(synchronize_session=False)
+    )
+    addresses = [
+        f"{channel}:{address}"
+        for channel, address in session.execute(
+            select(Conversation.channel, Conversation.address).where(Conversation.id.in_(conversation_ids))
+        )
+    ]
+    if customer.phone:
+        addresses.append(f"sms:{customer.phone}")
+    addresses += [
+        f"{identity.channel}:{identity.external_user_id}"
+        for identity in session.scalars(select(ChannelIdentity).where(ChannelIdentity.customer_id == customer.id))
+    ]
+    values = [("email", customer.email or ""), *(("order", n) for n in numbers)]
+    values += [("client", verification_limits.client_fingerprint(a)) for a in addresses]
+    verification_limits.forget(session, values=values)

@@ -16,6 +16,8 @@ from actions.privacy import (
     newsletter_choice,
 )
 from crm.models import AuditEntry, Consent, Conversation, Customer, Order
+from crm.services.audit import audit
+from crm.services.customers import erased_tag
 from tests.actions.tracker_support import (
     crm,  # noqa: F401  (fixture)
     make_tracker,
@@ -211,6 +213,11 @@ def test_erasure_deletes_the_customer_and_names_the_conversations(
 ) -> None:
     other = make_customer(session, external_id="CP2")
     make_order(session, customer=other, number="7100")
+    # What the log said about Priya before: by id, by conversation and by order.
+    audit(session, actor="customer:CP1", action="identity.verify", subject="conversation:conv-p-old")
+    audit(session, actor="customer:CP1", action="order.cancel", subject="order:7001")
+    audit(session, actor="customer:CP2", action="order.cancel", subject="order:7100")
+    session.flush()
     tracker = make_tracker(text="yes", intent="affirm", metadata=AS_CUSTOMER, sender_id="conv-p-now",
                            slots={"customer_id": "CP1", "verified": True, "customer_first_name": "Priya"})
     events, messages = run_action(ActionEraseCustomerData(), tracker)
@@ -231,8 +238,13 @@ def test_erasure_deletes_the_customer_and_names_the_conversations(
     assert said.startswith("Done. I've deleted") and "2 orders" in said
 
     [entry] = _audit(session, "customer.erase")
-    assert entry.subject == "customer:CP1"
+    # The log keeps that an erasure happened, not whose: a one-way tag instead of the id.
+    assert entry.subject == f"customer:{erased_tag('CP1')}" and entry.actor == "customer:erased"
     assert "priya" not in str(entry.detail).lower()
+    everything = " ".join(f"{e.actor} {e.subject} {e.detail}" for e in session.scalars(select(AuditEntry)))
+    assert "CP1" not in everything and "conv-p-old" not in everything and "7001" not in everything
+    # Someone else's entries keep their names.
+    assert "customer:CP2" in everything and "order:7100" in everything
 
 
 def test_erasure_refuses_the_unverified(session: Session, customer: Customer) -> None:

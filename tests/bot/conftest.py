@@ -26,7 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from bot.app import create_app
 from bot.channels.base import ConversationRef, OutboundMessage
 from bot.conversations import ConversationService
-from bot.identity import sign_customer_id
+from bot.identity import sign_customer_identity
 from bot.metrics import Metrics
 from bot.rasa import RasaClient
 from bot.settings import GatewaySettings
@@ -350,7 +350,10 @@ class Gateway:
         if customer_id:
             params.append(f"customer_id={customer_id}")
             if sign:
-                signature = sign_customer_id(customer_id, IDENTITY_SECRET)
+                # What a shop's backend renders: an identity that expires in an hour.
+                expires = int(time.time()) + 3600
+                params.append(f"expires={expires}")
+                signature = sign_customer_identity(customer_id, expires, IDENTITY_SECRET)
         if signature:
             params.append(f"signature={signature}")
         query = ("?" + "&".join(params)) if params else ""

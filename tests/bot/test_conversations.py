@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot.channels.base import InboundMessage
 from bot.conversations import Outcome, Receipt, neutralise
 from crm.models import Conversation, ConversationState, Message, Sender
+from crm.services.verification_limits import client_fingerprint
 from tests.bot.conftest import CONTACT, RASA_TOKEN, RasaCall, ServiceRig, messages_of, metric
 
 pytestmark = pytest.mark.asyncio
@@ -142,8 +143,8 @@ async def test_rasa_gets_the_token_the_sender_and_the_gateway_metadata(
     first, second = rig.rasa.calls
     assert first.authorization == f"Bearer {RASA_TOKEN}"
     assert first.sender == verified.id
-    assert first.metadata == {"channel": "web", "customer_id": "C001", "locale": "en"}
-    assert second.metadata == {"channel": "web", "customer_id": None, "locale": "en"}
+    assert first.metadata == {"channel": "web", "customer_id": "C001", "locale": "en", "client": client_fingerprint("web:v")}
+    assert second.metadata == {"channel": "web", "customer_id": None, "locale": "en", "client": client_fingerprint("web:anon")}
 
 
 async def test_a_claimed_customer_id_on_the_message_does_not_override_the_conversation(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
-from bot.identity import signature_valid
+from bot.identity import IdentityPolicy
 from bot.routers.demo import COOKIE
 from crm.models import Conversation, Customer
 from tests.bot.conftest import IDENTITY_SECRET, gateway_settings
@@ -67,6 +68,7 @@ def demo_customers(db: sessionmaker[Session]) -> list[tuple[str, str, str]]:
                     last_name=last,
                     email=f"{external_id.lower()}@example.com",
                     phone=f"+4477009001{external_id[-2:]}",
+                    is_demo=True,
                 )
             )
         session.commit()
@@ -119,9 +121,12 @@ def test_signing_in_embeds_a_valid_signature_for_that_customer(demo: TestClient)
 
     tag = widget_tag(page)
     assert tag["data-customer-id"] == "C001"
-    expected = hmac.new(IDENTITY_SECRET.encode(), b"C001", hashlib.sha256).hexdigest()
+    # The documented signature input: "<customer_id>:<expires>", expiring within the hour.
+    expires = int(tag["data-expires"] or 0)
+    assert time.time() < expires <= time.time() + 3600
+    expected = hmac.new(IDENTITY_SECRET.encode(), f"C001:{expires}".encode(), hashlib.sha256).hexdigest()
     assert tag["data-signature"] == expected
-    assert signature_valid("C001", tag["data-signature"] or "", IDENTITY_SECRET)
+    assert IdentityPolicy(secret=IDENTITY_SECRET).check("C001", str(expires), tag["data-signature"]) == "ok"
     assert "Signed in as" in page and "Ada Lovelace (C001)" in page
     assert "/demo/sign-out" in parse(page).forms
     assert "/demo/sign-in" not in parse(page).forms
@@ -143,7 +148,10 @@ def test_the_signature_from_the_page_verifies_the_widget_connection(
     sign_in(demo, "C002")
     tag = widget_tag(demo.get("/").text)
 
-    url = f"/ws/chat?customer_id={tag['data-customer-id']}&signature={tag['data-signature']}"
+    url = (
+        f"/ws/chat?customer_id={tag['data-customer-id']}&expires={tag['data-expires']}"
+        f"&signature={tag['data-signature']}"
+    )
     with demo.websocket_connect(url) as ws:
         session_frame = ws.receive_json()
         assert session_frame["type"] == "session"
@@ -254,3 +262,40 @@ def test_a_sign_in_form_with_unexpected_fields_is_refused_clearly(demo: TestClie
     assert response.status_code == 400
     assert "unexpected fields" in response.text
     assert COOKIE not in demo.cookies
+
+
+# -- demo sign-in reaches only the demo's own customers (issue 7, item 2) -------------------
+
+
+def _import_real_customer(db: sessionmaker[Session], external_id: str = "SHOP-7") -> None:
+    with db() as session:
+        session.add(
+            Customer(external_id=external_id, first_name="Real", last_name="Person", email="real@shop.example")
+        )
+        session.commit()
+
+
+def test_an_imported_customer_is_never_listed_nor_signed_in_even_in_demo_mode(
+    demo: TestClient, db: sessionmaker[Session]
+) -> None:
+    _import_real_customer(db)
+    page = demo.get("/").text
+    assert parse(page).options == ["C001", "C002", "C003"]
+    assert "SHOP-7" not in page and "Real Person" not in page
+    refused = demo.post("/demo/sign-in", data={"customer_id": "SHOP-7"})
+    assert refused.status_code == 400 and "no demo customer" in refused.text
+    assert COOKIE not in refused.cookies
+    # A hand-made cookie naming the real customer gets no signature either.
+    demo.cookies.set(COOKIE, "SHOP-7")
+    tag = widget_tag(demo.get("/").text)
+    assert "data-customer-id" not in tag and "data-signature" not in tag
+
+
+def test_a_crm_of_only_imported_customers_offers_no_demo_sign_in(
+    gateway_db_url: str, db: sessionmaker[Session]
+) -> None:
+    _import_real_customer(db)
+    with client_for(gateway_db_url, demo_mode=True) as client:
+        page = client.get("/").text
+    assert parse(page).options == [] and "/demo/sign-in" not in parse(page).forms
+    assert "your own customers" in page

@@ -27,6 +27,7 @@ from crm.models import (
     Message,
     Sender,
 )
+from crm.services.verification_limits import client_fingerprint
 from crm.shop import load_shop_profile
 from tests.bot.conftest import FakeRasa, Gateway, RasaCall, messages_of
 from tests.bot.fake_twilio import (
@@ -149,7 +150,10 @@ async def test_a_signed_text_is_answered_with_empty_twiml_and_the_reply_goes_out
     # The number is where replies go; the conversation id stays opaque.
     assert STRANGER not in conversation.id and conversation.customer_id is None
     assert fake_rasa.calls[0].sender == conversation.id
-    assert fake_rasa.calls[0].metadata == {"channel": "sms", "customer_id": None, "locale": "en"}
+    assert fake_rasa.calls[0].metadata == {
+        "channel": "sms", "customer_id": None, "locale": "en", "client": client_fingerprint(f"sms:{STRANGER}")
+    }
+    assert STRANGER not in json.dumps(fake_rasa.calls[0].metadata)
     stored = messages_of(db, conversation.id)
     assert [(m.sender, m.text) for m in stored] == [
         (Sender.customer, "hello there"),
@@ -503,7 +507,9 @@ async def test_a_known_number_is_a_verified_customer(
     # Twilio sends E.164; a national spelling of the same number matches too.
     await deliver(gateway, Phone(KNOWN), "hi")
     assert await texts_to(twilio, KNOWN, 1) == ["Hi Ada!"]
-    assert fake_rasa.calls[0].metadata == {"channel": "sms", "customer_id": "C001", "locale": "en"}
+    assert {k: v for k, v in fake_rasa.calls[0].metadata.items() if k != "client"} == {
+        "channel": "sms", "customer_id": "C001", "locale": "en"
+    }
     assert only_conversation(db, KNOWN).customer_id == customer.id
 
 

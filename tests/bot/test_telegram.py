@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,8 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import replies
 from bot.app import create_app
 from bot.channels import telegram
-from bot.identity import sign_customer_id
+from bot.identity import sign_customer_id, sign_customer_identity
 from crm.models import AuditEntry, ChannelIdentity, Conversation, Customer, Sender
+from crm.services.verification_limits import client_fingerprint
 from tests.bot.conftest import (
     IDENTITY_SECRET,
     FakeRasa,
@@ -206,7 +208,11 @@ async def test_a_text_message_reaches_rasa_and_the_reply_reaches_the_chat(
     (call,) = fake_rasa.calls
     assert call.sender == conversation.id  # an opaque id, never the chat id
     assert str(ada.chat_id) not in call.sender
-    assert call.metadata == {"channel": "telegram", "customer_id": None, "locale": "en"}
+    assert call.metadata == {
+        "channel": "telegram", "customer_id": None, "locale": "en",
+        "client": client_fingerprint(f"telegram:{conversation.address}"),
+    }
+    assert str(ada.chat_id) not in str(call.metadata)
     # "typing…" was shown while the assistant worked.
     typing = fake.of("sendChatAction", ada.chat_id)
     assert typing and typing[0]["action"] == "typing"
@@ -645,11 +651,16 @@ async def test_logs_carry_no_text_phone_or_telegram_user_id(
 # -- verification: deep links from the website ---------------------------------------------
 
 
-async def link_for(gateway: Gateway, customer_id: str, signature: str | None = None) -> httpx.Response:
-    signature = signature if signature is not None else sign_customer_id(customer_id, IDENTITY_SECRET)
+async def link_for(
+    gateway: Gateway, customer_id: str, signature: str | None = None, *, expires: int | None = None
+) -> httpx.Response:
+    expires = expires if expires is not None else int(time.time()) + 600
+    if signature is None:
+        signature = sign_customer_identity(customer_id, expires, IDENTITY_SECRET)
     async with httpx.AsyncClient() as http:
         return await http.get(
-            gateway.url + "/telegram/link", params={"customer_id": customer_id, "signature": signature}
+            gateway.url + "/telegram/link",
+            params={"customer_id": customer_id, "expires": str(expires), "signature": signature},
         )
 
 
@@ -829,3 +840,51 @@ async def test_updates_polled_before_shutdown_are_still_stored(
     assert conversation is not None
     assert [m.sender for m in messages_of(db, conversation.id)] == [Sender.customer, Sender.bot]
     assert "echo: last words" in fake.sent_texts(ada.chat_id)
+
+
+# -- credentials expire; links are single-use and announced (issue 7, item 8) ------------------
+
+
+async def test_a_deep_link_links_once_and_a_second_tap_links_nothing(
+    tg: Gateway, fake: FakeTelegram, db: sessionmaker[Session], ada: TelegramUser, customer: Customer
+) -> None:
+    (token,) = parse_qs(urlparse((await link_for(tg, "C001")).json()["url"]).query)["start"]
+    await post(tg, ada.text(f"/start {token}"))
+    await fake.wait_for("sendMessage", lambda p: p["text"] == telegram.LINKED)
+    mallory = TelegramUser(user_id=666_000_222, first_name="Mallory")
+    await post(tg, mallory.text(f"/start {token}"))  # the same link, forwarded
+    await fake.wait_for("sendMessage", lambda p: p["text"] == telegram.LINK_USED)
+    assert telegram_identity(db, mallory.user_id) is None
+    assert telegram_identity(db, ada.user_id) is not None
+
+
+async def test_the_link_endpoint_applies_the_widgets_expiry_rules(
+    tg: Gateway, customer: Customer, start_tg_gateway: Callable[..., Any]
+) -> None:
+    now = int(time.time())
+    expired = await link_for(tg, "C001", expires=now - 5)
+    assert expired.status_code == 403 and "expired" in expired.json()["error"]
+    too_long = await link_for(tg, "C001", expires=now + 40 * 86_400)
+    assert too_long.status_code == 403 and "WIDGET_IDENTITY_MAX_TTL_SECONDS" in too_long.json()["error"]
+    legacy = sign_customer_id("C001", IDENTITY_SECRET)
+    async with httpx.AsyncClient() as http:
+        old_form = await http.get(tg.url + "/telegram/link", params={"customer_id": "C001", "signature": legacy})
+        assert old_form.status_code == 403 and "expiry" in old_form.json()["error"]
+        # Only a shop that opts in keeps the old form working.
+        opted_in = await start_tg_gateway(widget_identity_allow_unexpiring=True)
+        assert (
+            await http.get(opted_in.url + "/telegram/link", params={"customer_id": "C001", "signature": legacy})
+        ).status_code == 200
+
+
+async def test_a_newly_linked_account_is_announced_on_the_customers_existing_channel(
+    tg: Gateway, fake: FakeTelegram, db: sessionmaker[Session], ada: TelegramUser, customer: Customer
+) -> None:
+    async with tg.connect(customer_id="C001", sign=True) as tab:
+        assert (await tab.recv())["type"] == "session"
+        await tab.recv()  # history
+        (token,) = parse_qs(urlparse((await link_for(tg, "C001")).json()["url"]).query)["start"]
+        await post(tg, ada.text(f"/start {token}"))
+        notice, _ = await tab.recv_until(lambda f: f["type"] == "message" and f["from"] == "system")
+    assert "new Telegram account was just linked" in notice["text"]
+    assert "which accounts are linked?" in notice["text"]

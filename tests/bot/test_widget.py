@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bot.identity import hash_session_token
 from crm.models import Conversation, Customer, Message, Sender
+from crm.services.verification_limits import client_fingerprint
 from tests.bot.conftest import FakeRasa, Gateway, RasaCall, WidgetClient, messages_of
 
 pytestmark = pytest.mark.asyncio
@@ -60,7 +61,9 @@ async def test_a_first_visit_gets_a_session_an_empty_history_and_answers(
     # Only the token's hash is stored; the conversation id is Rasa's sender id.
     assert conversation.address == hash_session_token(token) != token
     assert fake_rasa.calls[0].sender == conversation.id
-    assert fake_rasa.calls[0].metadata == {"channel": "web", "customer_id": None, "locale": "en"}
+    assert fake_rasa.calls[0].metadata == {
+        "channel": "web", "customer_id": None, "locale": "en", "client": client_fingerprint("ip:127.0.0.1")
+    }
 
 
 async def test_typing_goes_on_before_the_reply_and_off_by_the_end(gateway: Gateway) -> None:

@@ -156,3 +156,33 @@ def test_the_checked_in_csv_files_are_what_the_generator_makes() -> None:
     assert (DEMO_DATA / "customers.csv").read_text(encoding="utf-8") == customers
     assert (DEMO_DATA / "orders.csv").read_text(encoding="utf-8") == orders
     assert build_demo_csv() == (customers, orders)
+
+
+def test_every_seeded_customer_is_a_demo_row_and_imports_are_not(demo: Session) -> None:
+    from crm.demo import real_customer_count
+    from crm.models import Customer
+    from sqlalchemy import select
+
+    assert all(demo.scalars(select(Customer.is_demo)).all())
+    assert real_customer_count(demo) == 0
+    demo.add(Customer(external_id="SHOP-1", first_name="Real", last_name="", email="real@shop.example"))
+    demo.flush()
+    assert real_customer_count(demo) == 1
+
+
+def test_a_shop_import_over_a_demo_id_makes_that_row_real(demo: Session, tmp_path) -> None:
+    from crm.importer import import_customers
+    from crm.models import Customer
+    from sqlalchemy import select
+
+    csv = tmp_path / "customers.csv"
+    csv.write_text(
+        "customer_id,first_name,last_name,email,phone,telegram_user_id,locale,marketing_opt_in\n"
+        "C001,Real,Shopper,real.shopper@shop.example,,,en,no\n"
+    )
+    report = import_customers(demo, csv)
+    assert not report.rejected
+    demo.expire_all()
+    row = demo.scalars(select(Customer).where(Customer.external_id == "C001")).one()
+    assert row.is_demo is False
+    assert demo.scalars(select(Customer).where(Customer.external_id == "C002")).one().is_demo is True

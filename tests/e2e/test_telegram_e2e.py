@@ -194,10 +194,14 @@ async def test_an_anonymous_chat_learns_nothing_about_an_order(chat: Callable[..
 async def test_a_website_customer_links_telegram_with_a_deep_link(
     chat: Callable[..., TelegramCustomer], stack: Stack, stack_env: dict[str, str], crm_url: str
 ) -> None:
-    signature = hmac.new(stack_env["WIDGET_IDENTITY_SECRET"].encode(), b"C012", hashlib.sha256).hexdigest()
+    expires = int(time.time()) + 600
+    signature = hmac.new(
+        stack_env["WIDGET_IDENTITY_SECRET"].encode(), f"C012:{expires}".encode(), hashlib.sha256
+    ).hexdigest()
     async with httpx.AsyncClient(timeout=30) as http:
         response = await http.get(
-            stack.gateway_url + "/telegram/link", params={"customer_id": "C012", "signature": signature}
+            stack.gateway_url + "/telegram/link",
+            params={"customer_id": "C012", "expires": str(expires), "signature": signature},
         )
     assert response.status_code == 200, response.text
     (token,) = parse_qs(urlparse(response.json()["url"]).query)["start"]

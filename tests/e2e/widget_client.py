@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +16,9 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 
-def sign(secret: str, customer_id: str) -> str:
-    return hmac.new(secret.encode(), customer_id.encode(), hashlib.sha256).hexdigest()
+def sign(secret: str, customer_id: str, expires: int) -> str:
+    """What a shop's backend computes for the widget: HMAC of "<customer_id>:<expires>"."""
+    return hmac.new(secret.encode(), f"{customer_id}:{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -52,7 +54,8 @@ class WidgetClient:
         if session:
             params.append(f"session={session}")
         if customer_id:
-            params.append(f"customer_id={customer_id}&signature={sign(secret, customer_id)}")
+            expires = int(time.time()) + 3600
+            params.append(f"customer_id={customer_id}&expires={expires}&signature={sign(secret, customer_id, expires)}")
         ws = await websockets.connect(f"ws://127.0.0.1:{gateway_port}/ws/chat?{'&'.join(params)}")
         new_session = session
         while True:
