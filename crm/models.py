@@ -78,6 +78,17 @@ class Sender(str, enum.Enum):
     system = "system"
 
 
+class TurnState(str, enum.Enum):
+    """Where a customer message's turn stands: every acknowledged message ends answered or apologised."""
+
+    received = "received"  # stored and acknowledged; the assistant not asked yet
+    processing = "processing"  # the assistant is being asked
+    answered = "answered"
+    apologised = "apologised"
+    held = "held"  # kept for the staff member holding the conversation
+    rejected = "rejected"  # stored, not for the assistant (a stale button); the customer was told
+
+
 class HandoffStatus(str, enum.Enum):
     queued = "queued"
     assigned = "assigned"
@@ -230,7 +241,10 @@ class Message(Base):
     whose uniqueness per channel is the atomic de-duplication claim."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("channel", "channel_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_message_id"),
+        Index("ix_messages_turn_state", "turn_state", "turn_updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(
@@ -244,6 +258,11 @@ class Message(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Customer messages only: the durable promise behind the acknowledgement (bot/turns.py).
+    turn_state: Mapped[TurnState | None] = mapped_column(_enum(TurnState))
+    turn_updated_at: Mapped[datetime | None]
+    # Why a turn ended in an apology (a failure kind, never message text).
+    turn_reason: Mapped[str | None] = mapped_column(String(40))
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
