@@ -227,7 +227,7 @@ async def make_rig(
     clients: list[httpx.AsyncClient] = []
     services: list[ConversationService] = []
 
-    def build(*, timeout: float = 2.0, guard: Any = None) -> ServiceRig:
+    def build(*, timeout: float = 2.0, guard: Any = None, turn_policy: Any = None) -> ServiceRig:
         http = httpx.AsyncClient(transport=httpx.MockTransport(fake_rasa.handler))
         clients.append(http)
         metrics = Metrics()
@@ -238,6 +238,7 @@ async def make_rig(
             metrics=metrics,
             guard=guard,
             contact=lambda: CONTACT,
+            turn_policy=turn_policy,
         )
         service.register_channel(channel)
         services.append(service)
