@@ -159,7 +159,8 @@ class ConversationService:
     # -- conversations ---------------------------------------------------------
 
     async def find_conversation(self, *, channel: str, address: str) -> ConversationRef | None:
-        return await self._db(store.find_conversation, channel=channel, address=address)
+        # A read: a returning customer gets their history while writes wait on a lock.
+        return await self._read(store.find_conversation, channel=channel, address=address)
 
     async def start_conversation(
         self, *, channel: str, address: str, customer_external_id: str | None, locale: str
