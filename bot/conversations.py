@@ -30,7 +30,7 @@ from bot.locks import KeyedFifo, LocalTurnGuard, Turn, TurnGuard, TurnUnavailabl
 from bot.logs import conversation_context
 from bot.metrics import Metrics
 from bot.rasa import BotReply, RasaClient, RasaFailure, RasaMetadata
-from bot.recovery import TurnKeeper, TurnPolicy, UnsavedReplies, failure_kind
+from bot.recovery import TurnKeeper, TurnPolicy, UnsavedReplies, failure_kind, turn_message
 from crm.clock import utcnow
 from crm.models import ConversationState, Sender
 from crm.shop import ShopProfile, ShopProfileError, load_shop_profile
@@ -645,7 +645,10 @@ class ConversationService:
     ) -> list[BotReply] | RasaFailure:
         started = time.perf_counter()
         try:
-            bot_replies = await self._rasa.send(sender=sender, message=message, metadata=metadata)
+            tag = turn_message.get()
+            bot_replies = await self._rasa.send(
+                sender=sender, message=message, metadata=metadata, message_id=None if tag is None else str(tag)
+            )
             if not bot_replies:
                 # Rasa swallows action-server failures and answers with nothing;
                 # silence would leave the customer waiting forever.

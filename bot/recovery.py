@@ -30,7 +30,7 @@ from bot.channels.base import ConversationRef, InboundMessage, OutboundMessage
 from bot.locks import TurnUnavailable
 from bot.logs import conversation_context
 from bot.metrics import Metrics
-from bot.rasa import BotReply
+from bot.rasa import BotReply, RasaFailure
 from crm.clock import utcnow
 from crm.models import ConversationState, Sender, TurnState
 
@@ -41,6 +41,13 @@ logger = logging.getLogger(__name__)
 
 # The failure kind of the apology given in this task (set by ConversationService._fail).
 failure_kind: contextvars.ContextVar[str] = contextvars.ContextVar("failure_kind", default="assistant")
+# The stored id of the customer message whose turn runs in this task (tagged on what Rasa is sent).
+turn_message: contextvars.ContextVar[int | None] = contextvars.ContextVar("turn_message", default=None)
+
+# Failures after which Rasa may have taken the message in (and answered into its tracker).
+_MAYBE_SEEN = frozenset({"timeout", "empty", "http_error", "malformed", "abandoned"})
+# Tries to rewind Rasa's tracker before giving up on it (logged).
+_FORGET_TRIES = 5
 
 _REFS_KEPT = 5000
 
@@ -97,6 +104,8 @@ class TurnKeeper:
         self.in_flight: set[int] = set()
         self._owed: list[_Owed] = []
         self._refs: dict[str, ConversationRef] = {}
+        # Turns Rasa must forget (conversation id, message id, tries so far).
+        self._unsynced: list[tuple[str, int, int]] = []
         self._loop: asyncio.Task[None] | None = None
 
     # -- the normal path -----------------------------------------------------------------
@@ -114,6 +123,7 @@ class TurnKeeper:
         service = self._service
         conversation_id = inbound.conversation_id
         token = failure_kind.set("assistant")
+        tagged = turn_message.set(message_id)
         try:
             try:
                 async with service._guard.hold(conversation_id):
@@ -130,6 +140,7 @@ class TurnKeeper:
         finally:
             kind = failure_kind.get()
             failure_kind.reset(token)
+            turn_message.reset(tagged)
         await self._settle(message_id, inbound, outcome, kind)
         return outcome
 
@@ -150,6 +161,9 @@ class TurnKeeper:
             await self._service._db(turns.mark, message_id=message_id, state=state, reason=reason)
         except SQLAlchemyError:
             self._owe(_Owed(message_id, inbound.conversation_id, inbound.channel, state, reason))
+        if state == TurnState.apologised and kind in _MAYBE_SEEN:
+            self._unsynced.append((inbound.conversation_id, message_id, 0))
+            self._service._spawn(self._forget_owed())
 
     async def _apologise_unstored(self, inbound: InboundMessage, message_id: int, reason: str) -> Outcome:
         """The database failed mid-turn: apologise now from memory, write it down later."""
@@ -251,8 +265,35 @@ class TurnKeeper:
                 logger.warning("turn recovery pass skipped: database unavailable (%s)", type(exc).__name__)
             await asyncio.sleep(self.policy.interval_seconds)
 
+    async def _forget_owed(self) -> None:
+        """Rewind Rasa's tracker for apologised turns it may have answered (see RasaClient.forget_turn)."""
+        pending, self._unsynced = self._unsynced, []
+        for conversation_id, message_id, tries in pending:
+            reason = "not_seen_yet"
+            try:
+                state = await self._service._db(turns.state_of, message_id=message_id)
+                if state in turns.FINAL and state != TurnState.apologised:
+                    continue  # taken up again (the customer resent it): its new turn is Rasa's to keep
+                if state == TurnState.apologised and await self._service._rasa.forget_turn(sender=conversation_id, message_id=str(message_id)):
+                    logger.info("failed turn undone in Rasa's tracker", extra={"message_id": message_id})
+                    continue
+            except RasaFailure as failure:
+                reason = failure.kind
+            except SQLAlchemyError:
+                reason = "database"
+            # A slow Rasa may not have taken it in yet: look again on the next passes.
+            if tries + 1 < _FORGET_TRIES:
+                self._unsynced.append((conversation_id, message_id, tries + 1))
+            elif reason != "not_seen_yet":
+                logger.warning(
+                    "Rasa's tracker may keep an answer the customer never saw",
+                    extra={"message_id": message_id, "kind": reason},
+                )
+
     async def recover_once(self) -> int:
         """Write what is owed, then close every abandoned turn; how many turns it closed."""
+        if self._unsynced:
+            await self._forget_owed()
         closed = await self._pay_owed()
         found = await self._service._db(
             turns.stranded, leased_before=self._clock() - self.policy.lease, skip=set(self.in_flight)
@@ -319,6 +360,9 @@ class TurnKeeper:
             return  # closed meanwhile
         self._given_up(reason, turn.message_id)
         self._metrics.turns_recovered.labels("apologised").inc()
+        if reason in _MAYBE_SEEN:
+            self._unsynced.append((turn.conversation_id, turn.message_id, 0))
+            service._spawn(self._forget_owed())
         conversation = await db(store.get_conversation, conversation_id=turn.conversation_id)
         if conversation is not None and turn.channel in service._channels:
             await service._deliver(conversation, outbound)

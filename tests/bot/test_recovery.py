@@ -282,3 +282,67 @@ async def test_a_live_turn_is_never_taken_for_an_abandoned_one(make_rig: Callabl
     assert await rig.service.turns.recover_once() == 0
     assert await task is Outcome.answered
     assert rig.channel.texts(conversation.id) == ["echo: hello"]
+
+
+# -- Rasa's tracker and the transcript agree ----------------------------------------------
+
+
+def rewound(rig: ServiceRig, conversation_id: str) -> bool:
+    events = rig.rasa.events.get(conversation_id, [])
+    return bool(events) and events[-1] == {"event": "rewind"}
+
+
+async def test_each_message_reaches_rasa_with_its_stored_id(rig: ServiceRig) -> None:
+    conversation = await rig.conversation()
+    await rig.service.handle(inbound(conversation.id, "1", "hello"))
+    [customer] = [m for m in messages_of(rig.db, conversation.id) if m.sender == Sender.customer]
+    assert rig.rasa.calls[0].message_id == str(customer.id)
+
+
+async def test_a_timed_out_turn_rasa_took_in_is_undone_in_its_tracker(rig: ServiceRig) -> None:
+    conversation = await rig.conversation()
+    rig.rasa.delay = 3  # longer than the rig's 2 s budget: the customer gets the apology
+    assert await rig.service.handle(inbound(conversation.id, "1", "hello")) is Outcome.failed
+    await rig.service.aclose(timeout=5)
+    assert rewound(rig, conversation.id)
+    # The customer tries again and the dialogue carries on from before the failed turn.
+    rig.rasa.delay = 0
+    assert await rig.service.handle(inbound(conversation.id, "1", "hello")) is Outcome.answered
+    assert not rewound(rig, conversation.id)
+
+
+async def test_a_turn_rasa_never_got_is_not_rewound(rig: ServiceRig) -> None:
+    conversation = await rig.conversation()
+    await rig.service.handle(inbound(conversation.id, "1", "hi"))
+    rig.rasa.mode = "down"
+    assert await rig.service.handle(inbound(conversation.id, "2", "and now?")) is Outcome.failed
+    await rig.service.aclose(timeout=5)
+    # "down": never reached Rasa, so the earlier, answered turn must stay.
+    assert not rewound(rig, conversation.id)
+
+
+async def test_a_resent_message_answered_meanwhile_is_not_rewound(rig: ServiceRig) -> None:
+    conversation = await rig.conversation()
+    rig.rasa.delay = 3
+    assert await rig.service.handle(inbound(conversation.id, "1", "hello")) is Outcome.failed
+    rig.rasa.delay = 0
+    # Resent at once: answered before the gateway gets round to Rasa's tracker.
+    rig.service.turns._unsynced, owed = [], rig.service.turns._unsynced
+    assert await rig.service.handle(inbound(conversation.id, "1", "hello")) is Outcome.answered
+    rig.service.turns._unsynced = owed
+    await rig.service.turns.recover_once()
+    assert not rewound(rig, conversation.id)
+
+
+async def test_a_crashed_turn_is_rewound_when_it_is_apologised_for(make_rig: Callable[..., ServiceRig]) -> None:
+    first = make_rig()
+    conversation = await first.conversation()
+    await first.service.handle(inbound(conversation.id, "0", "hi"))
+    await crash_mid_turn(first, conversation.id, "and my order?")
+    restarted = make_rig(turn_policy=QUICK)
+    await asyncio.sleep(0.1)
+    await restarted.service.turns.recover_once()
+    await restarted.service.aclose(timeout=5)
+    assert rewound(restarted, conversation.id)
+    events = restarted.rasa.events[conversation.id]
+    assert [e.get("text") for e in events if e["event"] == "user"] == ["hi", "and my order?"]
