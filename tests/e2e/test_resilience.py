@@ -71,3 +71,69 @@ async def test_kill_9_of_the_action_server_leaves_no_orphan_and_it_comes_back(
         assert "Amelia" in turn.text
     finally:
         await client.close()
+
+
+async def test_after_rasa_and_the_gateway_crash_a_verified_customer_carries_on(
+    stack: Stack, stack_env: dict[str, str], crm_url: str
+) -> None:
+    supervisor = stack.supervisor  # type: ignore[attr-defined]
+    client = await WidgetClient.connect(stack.gateway_port)
+    try:
+        await client.say("where is my order?")
+        await client.say("it's #1043")
+        verified = await client.say("amelia.hughes@example.com")
+        assert "1043" in verified.text
+    finally:
+        await client.close()
+    restarts = {name: len(supervisor.restarts[name]) for name in ("rasa", "gateway")}
+    os.kill(stack.processes["rasa"].pid, signal.SIGKILL)
+    os.kill(stack.processes["gateway"].pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while any(len(supervisor.restarts[name]) == restarts[name] for name in restarts):
+        assert time.monotonic() < deadline, "the supervisor did not notice"
+        await asyncio.sleep(0.2)
+    await healthy(f"{stack.gateway_url}/healthz", timeout=180)
+
+    again = await WidgetClient.connect(stack.gateway_port, session=client.session)
+    try:
+        assert any(m.get("text") == verified.text for m in again.history)
+        turn = await again.say("and where is my order now?")
+        # Still verified: straight to the order, no order number or e-mail asked for again.
+        assert "1043" in turn.text and "shipped" in turn.text.lower()
+        assert "e-mail" not in turn.text.lower() and "order number" not in turn.text.lower()
+    finally:
+        await again.close()
+    await _tracker_agrees_with_transcript(stack, stack_env, crm_url, client.session)
+
+
+async def _tracker_agrees_with_transcript(
+    stack: Stack, stack_env: dict[str, str], crm_url: str, session: str | None
+) -> None:
+    from sqlalchemy import select
+
+    from bot.identity import hash_session_token
+    from crm.db import session_scope
+    from crm.models import Conversation, Message, Sender
+
+    assert session
+    with session_scope(crm_url) as db:
+        conversation = db.scalars(
+            select(Conversation).where(Conversation.address == hash_session_token(session))
+        ).one()
+        transcript = [
+            m.text
+            for m in db.scalars(
+                select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
+            )
+            if m.sender == Sender.bot and m.text
+        ]
+        sender = conversation.id
+    async with httpx.AsyncClient(timeout=10) as http:
+        tracker = (
+            await http.get(
+                f"{stack.rasa_url}/conversations/{sender}/tracker",
+                params={"token": stack_env["RASA_TOKEN"], "include_events": "ALL"},
+            )
+        ).json()
+    said = [e["text"] for e in tracker["events"] if e["event"] == "bot" and e.get("text")]
+    assert said == transcript
