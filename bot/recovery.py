@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from bot import replies, store, turns
 from bot.channels.base import ConversationRef, InboundMessage, OutboundMessage
@@ -32,7 +31,7 @@ from bot.logs import conversation_context
 from bot.metrics import Metrics
 from bot.rasa import BotReply, RasaFailure
 from crm.clock import utcnow
-from crm.models import ConversationState, Sender, TurnState
+from crm.models import Sender, TurnState
 
 if TYPE_CHECKING:
     from bot.conversations import ConversationService, Outcome
@@ -62,20 +61,6 @@ class UnsavedReplies(Exception):
 
 
 @dataclass(frozen=True)
-class _Owed:
-    """A write the database refused, kept until it takes writes again."""
-
-    message_id: int
-    conversation_id: str
-    channel: str
-    state: TurnState
-    reason: str | None = None
-    apology: str | None = None  # the apology to store (and deliver, unless `delivered`)
-    answer: tuple[BotReply, ...] = ()  # Rasa's replies, already delivered
-    delivered: bool = True
-
-
-@dataclass(frozen=True)
 class TurnPolicy:
     # An open turn untouched for this long was abandoned (longer than any live turn takes).
     lease: timedelta = timedelta(seconds=20)
@@ -102,7 +87,7 @@ class TurnKeeper:
         self._clock = clock
         # Message ids whose turn this gateway is running or has queued.
         self.in_flight: set[int] = set()
-        self._owed: list[_Owed] = []
+        self._owed: list[turns.Owed] = []
         self._refs: dict[str, ConversationRef] = {}
         # Turns Rasa must forget (conversation id, message id, tries so far).
         self._unsynced: list[tuple[str, int, int]] = []
@@ -160,7 +145,7 @@ class TurnKeeper:
         try:
             await self._service._db(turns.mark, message_id=message_id, state=state, reason=reason)
         except SQLAlchemyError:
-            self._owe(_Owed(message_id, inbound.conversation_id, inbound.channel, state, reason))
+            self._owe(turns.Owed(message_id, inbound.conversation_id, inbound.channel, state, reason))
         if state == TurnState.apologised and kind in _MAYBE_SEEN:
             self._unsynced.append((inbound.conversation_id, message_id, 0))
             self._service._spawn(self._forget_owed())
@@ -181,7 +166,7 @@ class TurnKeeper:
             )
             delivered = True
         self._owe(
-            _Owed(
+            turns.Owed(
                 message_id,
                 inbound.conversation_id,
                 inbound.channel,
@@ -215,7 +200,7 @@ class TurnKeeper:
                 ),
             )
         self._owe(
-            _Owed(
+            turns.Owed(
                 message_id,
                 conversation.id,
                 conversation.channel,
@@ -234,7 +219,7 @@ class TurnKeeper:
         except SQLAlchemyError:
             return None
 
-    def _owe(self, owed: _Owed) -> None:
+    def _owe(self, owed: turns.Owed) -> None:
         self._owed.append(owed)
         logger.warning(
             "turn outcome kept in memory until the database is back",
@@ -312,7 +297,7 @@ class TurnKeeper:
         paid = 0
         while self._owed:
             owed = self._owed[0]
-            outbound = await self._service._db(_write_owed, owed=owed)
+            outbound = await self._service._db(turns.write_owed, owed=owed)
             self._owed.pop(0)
             paid += 1
             self._metrics.turns_recovered.labels("written").inc()
@@ -384,24 +369,3 @@ class TurnKeeper:
             line.release()
             self.in_flight.discard(turn.message_id)
 
-
-def _write_owed(session: Session, *, owed: _Owed) -> OutboundMessage | None:
-    if owed.apology is not None:
-        return turns.apologise(
-            session,
-            message_id=owed.message_id,
-            conversation_id=owed.conversation_id,
-            channel=owed.channel,
-            text=owed.apology,
-            reason=owed.reason or "database",
-        )
-    if owed.answer:
-        store.save_bot_replies(
-            session,
-            conversation_id=owed.conversation_id,
-            channel=owed.channel,
-            replies=list(owed.answer),
-            expected_state=ConversationState.bot,
-        )
-    turns.mark(session, message_id=owed.message_id, state=owed.state, reason=owed.reason)
-    return None

@@ -19,7 +19,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.channels.base import OutboundMessage
-from bot.store import Claim, _outbound, _touch
+from bot.rasa import BotReply
+from bot.store import Claim, _outbound, _touch, save_bot_replies
 from crm.clock import as_utc, utcnow
 from crm.models import Conversation, ConversationState, Message, Sender, TurnState
 
@@ -192,3 +193,40 @@ def reclaim(
     return Claim(
         message_id=message.id, text=message.text, created_at=as_utc(message.created_at), rejection=None
     )
+
+
+@dataclass(frozen=True)
+class Owed:
+    """A write the database refused, kept until it takes writes again."""
+
+    message_id: int
+    conversation_id: str
+    channel: str
+    state: TurnState
+    reason: str | None = None
+    apology: str | None = None  # the apology to store (and deliver, unless `delivered`)
+    answer: tuple[BotReply, ...] = ()  # Rasa's replies, already delivered
+    delivered: bool = True
+
+
+def write_owed(session: Session, *, owed: Owed) -> OutboundMessage | None:
+    """Write down what the database refused mid-turn; the apology to deliver if it was never sent."""
+    if owed.apology is not None:
+        return apologise(
+            session,
+            message_id=owed.message_id,
+            conversation_id=owed.conversation_id,
+            channel=owed.channel,
+            text=owed.apology,
+            reason=owed.reason or "database",
+        )
+    if owed.answer:
+        save_bot_replies(
+            session,
+            conversation_id=owed.conversation_id,
+            channel=owed.channel,
+            replies=list(owed.answer),
+            expected_state=ConversationState.bot,
+        )
+    mark(session, message_id=owed.message_id, state=owed.state, reason=owed.reason)
+    return None
