@@ -26,8 +26,9 @@ def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
             pool_pre_ping=True,
             hide_parameters=True,
             pool_timeout=busy_timeout,
-            # A write waiting on a row lock gives up in time for the customer to hear so.
-            connect_args={"options": f"-c lock_timeout={timeout_ms}"}
+            # A write waiting on a row lock gives up in time for the customer to hear so
+            # (added to any options the URL already carries, such as a search_path).
+            connect_args={"options": f"{parsed.query.get('options', '')} -c lock_timeout={timeout_ms}".strip()}
             if parsed.get_backend_name() == "postgresql"
             else {},
         )

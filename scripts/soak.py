@@ -56,7 +56,7 @@ PHRASES = [
     "can you recommend something",
     "thanks",
 ]
-HEAL = HealPolicy(check_interval=1.0, unhealthy_after=10.0, backoff_max=10.0)
+HEAL = HealPolicy(check_interval=1.0, unhealthy_after=20.0, backoff_max=10.0)
 
 
 class Soak:
