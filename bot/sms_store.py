@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from bot import store
 from bot.channels.base import Button, InboundMessage, OutboundMessage
 from crm.clock import as_utc
-from crm.models import Consent, Conversation, Customer, Message, Sender, TurnState
+from crm.models import AuditEntry, Consent, Conversation, Customer, Message, Sender, TurnState
 from crm.services.audit import audit
 from crm.services.customers import find_customer_by_phone
 
@@ -82,6 +82,23 @@ def may_text(session: Session, *, number: str) -> bool:
     if not latest:
         return True
     return max(latest, key=lambda event: event[0])[1]
+
+
+def verified_in_chat(session: Session, *, conversation_id: str, customer_external_id: str) -> bool:
+    """Whether the person at this number proved, in this conversation, to be this customer
+    (order number and e-mail, audited by the action that checked them)."""
+    return (
+        session.scalar(
+            select(AuditEntry.id)
+            .where(
+                AuditEntry.action == "identity.verify",
+                AuditEntry.subject == f"conversation:{conversation_id}",
+                AuditEntry.actor == f"customer:{customer_external_id}",
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def record_keyword(
