@@ -29,6 +29,7 @@ from bot.metrics import Metrics
 from bot.middleware import RequestContextMiddleware
 from bot.rasa import RasaClient
 from bot.identity import IdentityPolicy
+from bot.recovery import TurnPolicy
 from bot.ratelimit import RateLimiter
 from bot.routers import health
 from bot.routers import insights as insights_router
@@ -101,8 +102,11 @@ async def _start(
     settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None, stack: AsyncExitStack
 ) -> dict[str, Any]:
     metrics = Metrics()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout=settings.database_busy_timeout_seconds)
     stack.callback(engine.dispose)
+    # Health checks and history never wait for a connection a blocked write holds.
+    reads = make_engine(settings.database_url, busy_timeout=settings.health_timeout_seconds)
+    stack.callback(reads.dispose)
     http = await stack.enter_async_context(
         httpx.AsyncClient(
             transport=transport,
@@ -145,6 +149,12 @@ async def _start(
         default_wait=timedelta(minutes=settings.handoff_default_wait_minutes),
         console_url=settings.public_base_url or None,
         review_threshold=settings.review_confidence_threshold,
+        reads=sessionmaker(reads, expire_on_commit=False),
+        turn_policy=TurnPolicy(
+            lease=timedelta(seconds=settings.turn_lease_seconds),
+            interval_seconds=settings.turn_recovery_interval_seconds,
+            resume_max_age=timedelta(seconds=settings.turn_resume_max_age_seconds),
+        ),
     )
     # Runs first on the way out: messages in progress finish while Rasa and the DB are still there.
     stack.push_async_callback(service.aclose, timeout=settings.rasa_timeout_seconds + _DRAIN_MARGIN_SECONDS)
@@ -226,6 +236,8 @@ async def _start(
     stack.callback(staff.hasher.close)
     if staff.signer is None:
         logger.warning("STAFF_SESSION_SECRET is not set: the staff console at /staff is closed")
+    # Every channel is registered: turns a crash or deploy left open can be finished now.
+    service.turns.start()
     state = GatewayState(settings=settings, metrics=metrics, http=http, service=service)
     shop = ShopInbox(sessionmaker=db, service=service)
     return {"gateway": state, "staff": staff, "widget": web, "sms": texts, "telegram": chats, "shop": shop}

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, Protocol, TypeVar
@@ -22,12 +24,13 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import handoff, links, replies, store
+from bot import handoff, links, replies, store, turns
 from bot.channels.base import Button, Channel, ConversationRef, InboundMessage, OutboundMessage
 from bot.locks import KeyedFifo, LocalTurnGuard, Turn, TurnGuard, TurnUnavailable
 from bot.logs import conversation_context
 from bot.metrics import Metrics
 from bot.rasa import BotReply, RasaClient, RasaFailure, RasaMetadata
+from bot.recovery import TurnKeeper, TurnPolicy, UnsavedReplies, failure_kind, turn_message
 from crm.clock import utcnow
 from crm.models import ConversationState, Sender
 from crm.services import review
@@ -120,8 +123,14 @@ class ConversationService:
         default_wait: timedelta = handoff.DEFAULT_WAIT,
         console_url: str | None = None,
         review_threshold: float = 0.5,
+        reads: sessionmaker[Session] | None = None,
+        turn_policy: TurnPolicy | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        # Health checks and history reads: their own connections and threads, so
+        # they never queue behind writes stuck on a locked database.
+        self._reads = reads or sessionmaker
+        self._read_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="db-read")
         self._rasa = rasa
         self._metrics = metrics
         self._guard: TurnGuard = guard or LocalTurnGuard()
@@ -146,6 +155,7 @@ class ConversationService:
         self._review_threshold = review_threshold
         # Conversations staff just resolved whose resume turn is still ahead.
         self._resuming: set[str] = set()
+        self.turns = TurnKeeper(self, metrics=metrics, contact=contact, policy=turn_policy or TurnPolicy())
 
     def register_channel(self, channel: Channel) -> None:
         self._channels[channel.name] = channel
@@ -157,7 +167,8 @@ class ConversationService:
     ) -> ConversationRef | None:
         """The newest conversation at `address`; with `idle_after`, only one active since then."""
         active_since = self._clock() - idle_after if idle_after is not None else None
-        return await self._db(store.find_conversation, channel=channel, address=address, active_since=active_since)
+        # A read: a returning customer gets their history while writes wait on a lock.
+        return await self._read(store.find_conversation, channel=channel, address=address, active_since=active_since)
 
     async def start_conversation(
         self, *, channel: str, address: str, customer_external_id: str | None, locale: str
@@ -225,10 +236,10 @@ class ConversationService:
         return await self._db(store.customer_pk, external_id=external_id) is not None
 
     async def transcript(self, *, conversation_id: str) -> list[store.TranscriptEntry]:
-        return await self._db(store.transcript, conversation_id=conversation_id, limit=self._history_limit)
+        return await self._read(store.transcript, conversation_id=conversation_id, limit=self._history_limit)
 
     async def database_ready(self) -> bool:
-        return await self._db(store.database_ready)
+        return await self._read(store.database_ready)
 
     # -- staff: take over, reply, hand back --------------------------------------------
     # Each raises store.TransitionRefused when the conversation's state does not
@@ -414,13 +425,21 @@ class ConversationService:
         return await self.submit(inbound, on_stored=on_stored)
 
     async def aclose(self, *, timeout: float) -> None:
-        """Let messages in progress finish (replies get stored), then stop."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        """Let messages in progress finish (replies get stored), then stop.
+
+        A turn cut off here stays open in the database; the recovery pass of
+        the next gateway to start finishes it or apologises.
+        """
+        await self.turns.aclose()
+        try:
+            if not self._tasks:
+                return
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            self._read_pool.shutdown(wait=False, cancel_futures=True)
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -432,6 +451,9 @@ class ConversationService:
             try:
                 await storing.wait()
                 claim = await self._db(store.claim_inbound, inbound=inbound)
+                resent = claim is None and await self._resent(inbound)
+                if resent:
+                    claim = resent
                 # Entering the turn line before leaving the storing line keeps both in one order.
                 turn = (
                     None if claim is None or claim.rejection else self._turns.enter(inbound.conversation_id)
@@ -471,25 +493,37 @@ class ConversationService:
             )
             try:
                 if on_stored is not None:
-                    await on_stored(self._receipt(inbound, claim))
+                    # A resent id taken up again is acknowledged as the duplicate it is, then answered.
+                    await on_stored(self._receipt(inbound, None if resent else claim))
                 if turn is None:
                     self._metrics.rejected.labels(inbound.channel, claim.rejection or "").inc()
                     logger.info("button payload refused", extra={"reason": claim.rejection})
                     return Outcome.rejected
+                self.turns.in_flight.add(claim.message_id)
                 await turn.wait()
-                try:
-                    async with self._guard.hold(inbound.conversation_id):
-                        return await self._take_turn(inbound, message_id=claim.message_id)
-                except TurnUnavailable:
-                    logger.warning("conversation lock busy; assistant not asked")
-                    return await self._fail(inbound.conversation_id, "lock")
+                return await self.turns.run(inbound, claim.message_id)
             finally:
+                self.turns.in_flight.discard(claim.message_id)
                 if turn is not None:
                     turn.release()
+
+    async def _resent(self, inbound: InboundMessage) -> store.Claim | None:
+        """A resent id whose turn ended in an apology or was abandoned: taken up again, not dropped."""
+        claim = await self._db(
+            turns.reclaim,
+            channel=inbound.channel,
+            channel_message_id=inbound.channel_message_id,
+            leased_before=utcnow() - self.turns.policy.lease,
+            skip=set(self.turns.in_flight),
+        )
+        if claim is not None:
+            logger.info("resent message taken up again", extra={"message_id": claim.message_id})
+        return claim
 
     async def _take_turn(self, inbound: InboundMessage, *, message_id: int | None = None) -> Outcome:
         context = await self._db(store.turn_context, conversation_id=inbound.conversation_id)
         conversation = context.conversation
+        self.turns.remember(conversation)
         channel = self._channels[conversation.channel]
         if inbound.payload in handoff.CHOICES:
             return await self._answer_choice(conversation, inbound.payload or "")
@@ -580,14 +614,17 @@ class ConversationService:
         outbox = self._outbox.enter(conversation.id)
         try:
             await outbox.wait()
-            saved = await self._db(
-                store.save_bot_replies,
-                conversation_id=conversation.id,
-                channel=conversation.channel,
-                replies=answer,
-                expected_state=expected,
-                next_state=next_state,
-            )
+            try:
+                saved = await self._db(
+                    store.save_bot_replies,
+                    conversation_id=conversation.id,
+                    channel=conversation.channel,
+                    replies=answer,
+                    expected_state=expected,
+                    next_state=next_state,
+                )
+            except SQLAlchemyError as exc:
+                raise UnsavedReplies(conversation, answer) from exc
             for outbound in saved.visible:
                 await self._deliver(conversation, outbound)
         finally:
@@ -671,7 +708,10 @@ class ConversationService:
     ) -> list[BotReply] | RasaFailure:
         started = time.perf_counter()
         try:
-            bot_replies = await self._rasa.send(sender=sender, message=message, metadata=metadata)
+            tag = turn_message.get()
+            bot_replies = await self._rasa.send(
+                sender=sender, message=message, metadata=metadata, message_id=None if tag is None else str(tag)
+            )
             if not bot_replies:
                 # Rasa swallows action-server failures and answers with nothing;
                 # silence would leave the customer waiting forever.
@@ -688,6 +728,7 @@ class ConversationService:
     async def _fail(self, conversation_id: str, kind: str) -> Outcome:
         """The apology: true (we could not answer), and how to reach a person."""
         self._metrics.failures.labels(kind).inc()
+        failure_kind.set(kind)
         conversation = await self._db(store.get_conversation, conversation_id=conversation_id)
         if conversation is None:
             raise LookupError("conversation vanished during its turn")
@@ -758,8 +799,17 @@ class ConversationService:
         """One unit of work in a worker thread, with a session of its own."""
         return await asyncio.to_thread(self._unit_of_work, fn, kwargs)
 
-    def _unit_of_work(self, fn: Callable[..., T], kwargs: dict[str, Any]) -> T:
-        with self._sessionmaker() as session:
+    async def _read(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """A read on the read connections and threads (never behind a write waiting for a lock)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._read_pool, functools.partial(self._unit_of_work, fn, kwargs, self._reads)
+        )
+
+    def _unit_of_work(
+        self, fn: Callable[..., T], kwargs: dict[str, Any], factory: sessionmaker[Session] | None = None
+    ) -> T:
+        with (factory or self._sessionmaker)() as session:
             try:
                 result = fn(session, **kwargs)
                 session.commit()

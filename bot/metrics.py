@@ -53,6 +53,20 @@ class Metrics:
             ["channel", "reason"],
             registry=self.registry,
         )
+        self.turns_given_up = Counter(
+            "gateway_turns_given_up",
+            "Acknowledged customer messages that ended in an apology instead of an answer, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.turns_recovered = Counter(
+            "gateway_turns_recovered",
+            "Turns left open by a crash, deploy or database error and closed by the recovery pass, "
+            "by how (replied: the answer was already stored; resumed: asked the assistant again; "
+            "apologised; held: staff have the conversation; written: stored once the database was back).",
+            ["how"],
+            registry=self.registry,
+        )
         self.active_websockets = Gauge(
             "gateway_active_websockets",
             "Open widget WebSocket connections.",

@@ -97,8 +97,12 @@ class RasaClient:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout_seconds
 
-    async def send(self, *, sender: str, message: str, metadata: RasaMetadata) -> Replies:
-        body = {"sender": sender, "message": message, "metadata": metadata.as_json()}
+    async def send(
+        self, *, sender: str, message: str, metadata: RasaMetadata, message_id: str | None = None
+    ) -> Replies:
+        body: dict[str, Any] = {"sender": sender, "message": message, "metadata": metadata.as_json()}
+        if message_id is not None:
+            body["message_id"] = message_id
         try:
             # httpx's timeout is per network operation; this bounds the whole turn.
             async with asyncio.timeout(self._timeout):
@@ -156,6 +160,39 @@ class RasaClient:
             raise RasaFailure("malformed", "expected an object with messages")
         return parse_replies(data.get("messages", []))
 
+    async def forget_turn(self, *, sender: str, message_id: str) -> bool:
+        """Undo a turn the customer was told failed, if Rasa took it in after all.
+
+        A timed-out or cut-off turn may still have run in Rasa: its tracker would
+        then hold a bot answer the transcript (and the customer) never had. When
+        the tracker's latest user message is this one (the gateway sends each
+        with its `message_id`), a `rewind` event reverts it, so the dialogue
+        carries on from where the customer last saw it. True if it rewound.
+        """
+        conversation = f"/conversations/{quote(sender, safe='')}/tracker"
+        params = {"include_events": "AFTER_RESTART"}
+        if self._token:
+            params["token"] = self._token
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._http.get(self._base + conversation, params=params, timeout=self._timeout)
+                if response.status_code == 404:
+                    return False
+                if response.status_code != 200:
+                    raise RasaFailure("http_error", f"HTTP {response.status_code}")
+                events = response.json().get("events") or []
+                latest = _latest_user_event(events)
+                if latest is None or latest.get("message_id") != message_id:
+                    return False
+                await self._api(conversation + "/events", [{"event": "rewind"}])
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise RasaFailure("timeout", f"no answer within {self._timeout}s") from exc
+        except httpx.TransportError as exc:
+            raise RasaFailure("down", type(exc).__name__) from exc
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+            raise RasaFailure("malformed", "tracker is not a JSON object") from exc
+        return True
+
     async def _api(self, path: str, body: object) -> object:
         """One call to Rasa's HTTP API; its JSON answer."""
         params = {"include_events": "NONE"}
@@ -175,6 +212,18 @@ class RasaClient:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RasaFailure("malformed", "body is not JSON") from exc
+
+
+def _latest_user_event(events: list[Any]) -> dict[str, Any] | None:
+    """The newest user message still in force (None when a rewind already undid it)."""
+    for event in reversed(events):
+        if not isinstance(event, dict):
+            continue
+        if event.get("event") == "rewind":
+            return None
+        if event.get("event") == "user":
+            return event
+    return None
 
 
 def parse_replies(data: object) -> list[BotReply]:

@@ -32,6 +32,16 @@ class GatewaySettings(BaseSettings):
     review_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
 
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'crm.db'}"
+    # SQLite: how long a write waits for the database lock before the customer hears
+    # "unavailable" (inside the turn budget; PostgreSQL: the statement timeout for writes).
+    database_busy_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
+    # Every acknowledged message ends answered or apologised: an open turn untouched
+    # this long was abandoned (a crash, a deploy), and the recovery pass, run at
+    # start-up and every TURN_RECOVERY_INTERVAL_SECONDS, finishes it or apologises.
+    turn_lease_seconds: float = Field(default=20, gt=0)
+    turn_recovery_interval_seconds: float = Field(default=5, gt=0)
+    # A stranded message younger than this is still answered; an older one gets the apology.
+    turn_resume_max_age_seconds: float = Field(default=600, gt=0)
     redis_url: str | None = None
 
     widget_identity_secret: SecretStr = SecretStr("")
@@ -175,6 +185,13 @@ class GatewaySettings(BaseSettings):
     @property
     def sms_enabled(self) -> bool:
         return bool(self.twilio_account_sid.strip())
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_turn(self) -> GatewaySettings:
+        # A live turn mistaken for an abandoned one would be answered twice.
+        if self.turn_lease_seconds <= self.rasa_timeout_seconds + 2:
+            raise ValueError("TURN_LEASE_SECONDS must be longer than RASA_TIMEOUT_SECONDS + 2")
+        return self
 
     @model_validator(mode="after")
     def _sms_is_whole(self) -> GatewaySettings:

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot import store
 from bot.channels.base import Button, InboundMessage, OutboundMessage
 from crm.clock import as_utc
-from crm.models import Consent, Conversation, Customer, Message, Sender
+from crm.models import AuditEntry, Consent, Conversation, Customer, Message, Sender, TurnState
 from crm.services.audit import audit
 from crm.services.customers import find_customer_by_phone
 
@@ -84,6 +84,23 @@ def may_text(session: Session, *, number: str) -> bool:
     return max(latest, key=lambda event: event[0])[1]
 
 
+def verified_in_chat(session: Session, *, conversation_id: str, customer_external_id: str) -> bool:
+    """Whether the person at this number proved, in this conversation, to be this customer
+    (order number and e-mail, audited by the action that checked them)."""
+    return (
+        session.scalar(
+            select(AuditEntry.id)
+            .where(
+                AuditEntry.action == "identity.verify",
+                AuditEntry.subject == f"conversation:{conversation_id}",
+                AuditEntry.actor == f"customer:{customer_external_id}",
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def record_keyword(
     session: Session,
     *,
@@ -96,6 +113,10 @@ def record_keyword(
     claim = store.claim_inbound(session, inbound=inbound)
     if claim is None:
         return KeywordReceipt(duplicate=True)
+    # Answered here and now, in the claim's own transaction: no turn is left open.
+    session.execute(
+        update(Message).where(Message.id == claim.message_id).values(turn_state=TurnState.answered)
+    )
     if keyword != "help":
         customer = find_customer_by_phone(session, phone=number)
         if customer is not None:

@@ -28,6 +28,7 @@ from crm.models import (
     Message,
     Sender,
     StaffUser,
+    TurnState,
 )
 from crm.services import customers
 from crm.services.audit import audit
@@ -261,6 +262,9 @@ def claim_inbound(session: Session, *, inbound: InboundMessage) -> Claim | None:
         sender=Sender.customer,
         text=text,
         data=data,
+        # Stored and acknowledged in one step: from here on the turn must end in an answer or an apology.
+        turn_state=TurnState.rejected if rejection else TurnState.received,
+        turn_updated_at=utcnow(),
     )
     session.add(message)
     try:

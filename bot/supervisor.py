@@ -1,9 +1,15 @@
 """Run the whole product on one machine: action server, Rasa server, gateway.
 
-`python -m bot.supervisor` (what `make run` calls) starts the three processes
-with their output prefixed, waits until the gateway reports all of them
-healthy, prints the address of the demo shop, and stops everything on Ctrl-C.
-The end-to-end tests and the benchmark start the same `Stack` on free ports.
+`python -m bot.supervisor` (what `make run` calls) starts the processes with
+their output prefixed, waits until the gateway reports all of them healthy,
+prints the address of the demo shop, keeps them running (bot/supervision.py
+restarts a child that exits or stops answering its health check), and stops
+everything on Ctrl-C or SIGTERM: the gateway first, so it drains its turns
+while Rasa and the action server still answer. Each child runs in a session
+of its own and is stopped as a whole process group, so no worker process is
+left holding a port. The end-to-end tests and the benchmark start the same
+`Stack` on free ports. In production, systemd runs the same commands
+(deploy/systemd/, docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from bot.supervision import Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = ROOT / "var" / "secrets.env"
@@ -70,7 +78,14 @@ class Stack:
     quiet: bool = False
     log_dir: Path | None = None
     processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    # Children stopped first on the way down, in this order (the rest after, in reverse start order).
+    stop_first: tuple[str, ...] = ("gateway",)
+    # How long a child may take to stop before its whole group is killed.
+    stop_grace: float = 15.0
+    # Set once stop() begins: a child exiting from here on is not restarted.
+    stopping: bool = False
     _pumps: list[asyncio.Task[None]] = field(default_factory=list)
+    _env: dict[str, str] | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -115,17 +130,57 @@ class Stack:
             "worker": [app_py, "-m", "bot", "worker"],
         }
 
+    def health_urls(self) -> dict[str, str | None]:
+        """Where each child says it is alive; None: judged by its exit alone."""
+        return {
+            "actions": f"http://127.0.0.1:{self.action_port}/health",
+            "rasa": f"{self.rasa_url}/",
+            "gateway": f"{self.gateway_url}/livez",
+        }
+
     async def start(self) -> None:
-        env = self.child_env()
+        self._env = self.child_env()
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name, cmd in self.commands(env).items():
-            proc = await asyncio.create_subprocess_exec(
-                *cmd, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-            )
-            self.processes[name] = proc
-            self._pumps.append(asyncio.create_task(self._pump(name, proc)))
+        for name in self.commands(self._env):
+            await self.start_child(name)
+
+    async def start_child(self, name: str) -> asyncio.subprocess.Process:
+        """(Re)start one child in a new session: it and its workers form one process group."""
+        env = self._env or self.child_env()
+        cmd = self.commands(env)[name]
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+        )
+        self.processes[name] = proc
+        self._pumps.append(asyncio.create_task(self._pump(name, proc)))
+        return proc
+
+    def signal_group(self, name: str, sig: signal.Signals) -> None:
+        """Signal every process of the child's group, the leader alive or not (orphans included)."""
+        proc = self.processes.get(name)
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    async def stop_child(self, name: str, grace: float | None = None) -> None:
+        """SIGTERM to the group, then SIGKILL to whatever of it is left after `grace`."""
+        proc = self.processes.get(name)
+        if proc is None:
+            return
+        if proc.returncode is None:
+            self.signal_group(name, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), self.stop_grace if grace is None else grace)
+            except asyncio.TimeoutError:
+                pass
+        # The leader may be gone while a worker it forked still holds the port.
+        self.signal_group(name, signal.SIGKILL)
+        await proc.wait()
 
     async def _pump(self, name: str, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
@@ -161,22 +216,15 @@ class Stack:
                 await asyncio.sleep(0.5)
         raise TimeoutError(f"the stack was not healthy after {timeout:.0f}s")
 
-    async def stop(self, grace: float = 15.0) -> None:
-        for proc in self.processes.values():
-            if proc.returncode is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for proc in self.processes.values():
-            try:
-                await asyncio.wait_for(proc.wait(), grace)
-            except asyncio.TimeoutError:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                await proc.wait()
+    async def stop(self, grace: float | None = None) -> None:
+        """Ordered: the gateway stops taking messages and drains its turns while Rasa and the
+        action server still answer; then the rest go down together."""
+        self.stopping = True
+        first = [name for name in self.stop_first if name in self.processes]
+        rest = [name for name in reversed(list(self.processes)) if name not in first]
+        for name in first:
+            await self.stop_child(name, grace)
+        await asyncio.gather(*(self.stop_child(name, grace) for name in rest))
         for pump in self._pumps:
             pump.cancel()
 
@@ -260,14 +308,7 @@ async def _main() -> int:
                 ),
                 flush=True,
             )
-            while not stop.is_set():
-                if dead := stack.exited():
-                    print(f"{', '.join(dead)} stopped unexpectedly; shutting down.", file=sys.stderr)
-                    return 1
-                try:
-                    await asyncio.wait_for(stop.wait(), 1.0)
-                except asyncio.TimeoutError:
-                    pass
+            await Supervisor(stack).run(stop)
         else:
             health.cancel()
         return 0

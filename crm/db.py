@@ -14,15 +14,27 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm.settings import get_settings
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
+    """`busy_timeout`: how long a statement waits for a lock (SQLite) or runs (PostgreSQL)."""
     # Database errors quote their SQL parameters (customers' words, e-mails) in
     # exception messages, which end up in logs; nobody here wants that.
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        timeout_ms = int(busy_timeout * 1000)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            pool_timeout=busy_timeout,
+            # A write waiting on a row lock gives up in time for the customer to hear so
+            # (added to any options the URL already carries, such as a search_path).
+            connect_args={"options": f"{parsed.query.get('options', '')} -c lock_timeout={timeout_ms}".strip()}
+            if parsed.get_backend_name() == "postgresql"
+            else {},
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -30,7 +42,7 @@ def make_engine(url: str) -> Engine:
         # WAL lets the gateway and the action server read while the other writes.
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.close()
 
     return engine

@@ -80,6 +80,17 @@ class Sender(str, enum.Enum):
     system = "system"
 
 
+class TurnState(str, enum.Enum):
+    """Where a customer message's turn stands: every acknowledged message ends answered or apologised."""
+
+    received = "received"  # stored and acknowledged; the assistant not asked yet
+    processing = "processing"  # the assistant is being asked
+    answered = "answered"
+    apologised = "apologised"
+    held = "held"  # kept for the staff member holding the conversation
+    rejected = "rejected"  # stored, not for the assistant (a stale button); the customer was told
+
+
 class HandoffStatus(str, enum.Enum):
     queued = "queued"
     assigned = "assigned"
@@ -248,6 +259,7 @@ class Message(Base):
         UniqueConstraint("channel", "channel_message_id"),
         # Covers the insights page's counts of requests per period: no table lookups.
         Index("ix_messages_created_at_sender_intent", "created_at", "sender", "intent", "conversation_id"),
+        Index("ix_messages_turn_state", "turn_state", "turn_updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -266,6 +278,11 @@ class Message(Base):
     intent: Mapped[str | None] = mapped_column(String(60))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Customer messages only: the durable promise behind the acknowledgement (bot/turns.py).
+    turn_state: Mapped[TurnState | None] = mapped_column(_enum(TurnState))
+    turn_updated_at: Mapped[datetime | None]
+    # Why a turn ended in an apology (a failure kind, never message text).
+    turn_reason: Mapped[str | None] = mapped_column(String(40))
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

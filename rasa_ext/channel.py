@@ -93,10 +93,21 @@ class GatewayInput(RestInput):
                 return response.json({"error": "`sender` and `message` must be strings"}, status=400)
             if metadata is not None and not isinstance(metadata, dict):
                 return response.json({"error": "`metadata` must be an object"}, status=400)
+            # The gateway's id for the message: lets it find (and undo) a turn it had to give up on.
+            message_id = body.get("message_id")
+            if message_id is not None and not isinstance(message_id, str):
+                return response.json({"error": "`message_id` must be a string"}, status=400)
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(
-                    UserMessage(text, collector, sender_id, input_channel=self.name(), metadata=metadata)
+                    UserMessage(
+                        text,
+                        collector,
+                        sender_id,
+                        input_channel=self.name(),
+                        metadata=metadata,
+                        message_id=message_id,
+                    )
                 )
             except Exception:
                 # No message text here: logs must not carry what customers wrote.

@@ -405,6 +405,18 @@ class SmsChannel:
         if conversation is not None:
             if conversation.customer_external_id == customer:
                 return conversation
+            if (
+                customer is None
+                and conversation.customer_external_id is not None
+                and await self._db(
+                    sms_store.verified_in_chat,
+                    conversation_id=conversation.id,
+                    customer_external_id=conversation.customer_external_id,
+                )
+            ):
+                # Verified in this very conversation: the next text (after a restart too)
+                # carries on, rather than asking the same person to prove it again.
+                return conversation
             if conversation.customer_external_id is None and customer is not None:
                 try:
                     bound = await self._service.bind_customer(conversation.id, customer)

@@ -14,6 +14,12 @@ from bot.state import GatewayState
 router = APIRouter()
 
 
+@router.get("/livez")
+async def livez() -> JSONResponse:
+    """The gateway process answers (for its supervisor: /healthz also judges Rasa and the database)."""
+    return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
 @router.get("/healthz")
 async def healthz(request: Request) -> JSONResponse:
     gateway: GatewayState = request.state.gateway

@@ -98,6 +98,7 @@ class RasaCall:
     authorization: str | None
     started: float
     ended: float = 0.0
+    message_id: str | None = None
 
 
 def echo(call: RasaCall) -> list[dict[str, Any]]:
@@ -126,6 +127,8 @@ class FakeRasa:
     max_active_per_sender: int = 0
     active_total: int = 0
     max_active_total: int = 0
+    # Rasa's tracker, as far as the gateway reads it: user events (with the gateway's message id) and rewinds.
+    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def calls_for(self, sender: str) -> list[RasaCall]:
         return [c for c in self.calls if c.sender == sender]
@@ -138,6 +141,20 @@ class FakeRasa:
             return self._health(self.actions_up, request, '{"status": "ok"}')
         if request.method == "POST" and base == RASA_URL and request.url.path == "/webhooks/gateway/webhook":
             return await self._webhook(request)
+        parts = request.url.path.split("/")
+        if base == RASA_URL and len(parts) >= 4 and parts[1] == "conversations" and parts[3] == "tracker":
+            return self._tracker(request, parts[2], parts[4:])
+        return httpx.Response(404)
+
+    def _tracker(self, request: httpx.Request, sender: str, rest: list[str]) -> httpx.Response:
+        if request.url.params.get("token") != RASA_TOKEN:
+            return httpx.Response(401)
+        events = self.events.setdefault(sender, [])
+        if request.method == "GET" and not rest:
+            return httpx.Response(200, json={"sender_id": sender, "events": events})
+        if request.method == "POST" and rest == ["events"]:
+            events.extend(json.loads(request.content))
+            return httpx.Response(200, json={"sender_id": sender, "events": events})
         return httpx.Response(404)
 
     def _health(self, up: bool, request: httpx.Request, body: str) -> httpx.Response:
@@ -153,10 +170,14 @@ class FakeRasa:
             metadata=body.get("metadata"),
             authorization=request.headers.get("authorization"),
             started=time.monotonic(),
+            message_id=body.get("message_id"),
         )
         self.calls.append(call)
         if self.mode == "down":
             raise httpx.ConnectError("connection refused", request=request)
+        self.events.setdefault(call.sender, []).append(
+            {"event": "user", "text": call.message, "message_id": call.message_id}
+        )
         self.active[call.sender] = self.active.get(call.sender, 0) + 1
         self.active_total += 1
         self.max_active_per_sender = max(self.max_active_per_sender, self.active[call.sender])
@@ -231,7 +252,7 @@ async def make_rig(
     clients: list[httpx.AsyncClient] = []
     services: list[ConversationService] = []
 
-    def build(*, timeout: float = 2.0, guard: Any = None) -> ServiceRig:
+    def build(*, timeout: float = 2.0, guard: Any = None, turn_policy: Any = None) -> ServiceRig:
         http = httpx.AsyncClient(transport=httpx.MockTransport(fake_rasa.handler))
         clients.append(http)
         metrics = Metrics()
@@ -242,6 +263,7 @@ async def make_rig(
             metrics=metrics,
             guard=guard,
             contact=lambda: CONTACT,
+            turn_policy=turn_policy,
         )
         service.register_channel(channel)
         services.append(service)

@@ -10,10 +10,12 @@ import asyncio
 import os
 import threading
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
 
+from bot.supervision import HealPolicy, Supervisor
 from bot.supervisor import ROOT, Stack, free_port
 from tests.bot.fake_telegram import FakeTelegram, serve_in_thread
 from tests.bot.fake_twilio import FakeTwilioApi
@@ -33,11 +35,23 @@ class RunningStack:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
+        self._stop_supervising: asyncio.Event | None = None
+        self._supervising: Any = None
+
+    def supervise(self, policy: HealPolicy) -> Supervisor:
+        """Heal the stack as `make run` does (a child killed by a test comes back)."""
+        supervisor = Supervisor(self.stack, policy)
+        self._stop_supervising = asyncio.Event()
+        self._supervising = asyncio.run_coroutine_threadsafe(supervisor.run(self._stop_supervising), self.loop)
+        return supervisor
 
     def call(self, coro, timeout: float = 300):  # type: ignore[no-untyped-def]
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def close(self) -> None:
+        if self._stop_supervising is not None:
+            self.loop.call_soon_threadsafe(self._stop_supervising.set)
+            self._supervising.result(30)
         self.call(self.stack.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
@@ -145,6 +159,9 @@ def stack(stack_env: dict[str, str], crm_url: str) -> Iterator[Stack]:
     try:
         running.call(running.stack.start())
         running.call(running.stack.wait_healthy(timeout=240))
+        running.stack.supervisor = running.supervise(  # type: ignore[attr-defined]
+            HealPolicy(check_interval=1.0, unhealthy_after=10.0, startup_grace=240.0)
+        )
     except BaseException:
         logs = "\n".join(
             f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted((work / "logs").glob("*.log"))
