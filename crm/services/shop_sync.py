@@ -37,6 +37,7 @@ from crm.models import (
     ShopEvent,
 )
 from crm.services.audit import audit
+from crm.services.customers import erased_tag
 from crm.services.shop_requests import settle_from_order
 
 EVENT_RETENTION = timedelta(days=30)
@@ -177,7 +178,8 @@ def purge_events(session: Session, *, now: datetime | None = None, keep: timedel
 
 
 def _was_erased(session: Session, external_id: str) -> bool:
-    subject = f"customer:{external_id}"
+    # Erasure leaves only a one-way tag of the id in the audit log (crm/services/customers.py).
+    subject = f"customer:{erased_tag(external_id)}"
     return session.scalar(
         select(AuditEntry.id).where(AuditEntry.action == "customer.erase", AuditEntry.subject == subject).limit(1)
     ) is not None
@@ -188,8 +190,13 @@ def _is_older(incoming: datetime | None, stored: datetime | None) -> bool:
 
 
 def _refuse_erased(session: Session, source: str, external_id: str, subject: str) -> SyncResult:
-    # The audit line names the shop's id only: no name, e-mail or address.
-    audit(session, actor=f"platform:{source}", action="shop.update_refused_erased", subject=f"customer:{external_id}")
+    # The audit line keeps the erased customer's one-way tag: not even the shop's id.
+    audit(
+        session,
+        actor=f"platform:{source}",
+        action="shop.update_refused_erased",
+        subject=f"customer:{erased_tag(external_id)}",
+    )
     return SyncResult("erased", subject=subject)
 
 

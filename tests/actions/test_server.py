@@ -27,7 +27,7 @@ from sqlalchemy import select
 from actions.settings import ActionServerSettings
 from crm.db import session_scope
 from crm.migrate import upgrade
-from crm.models import Order, OrderStatus
+from crm.models import Order, OrderStatus, ShopRequest, ShopRequestKind
 from tests.actions.tracker_support import load_domain
 from tests.bot.conftest import free_port
 from tests.factories import make_customer, make_order
@@ -45,6 +45,14 @@ class ActionServer:
     def address_of(self, number: str) -> str | None:
         with session_scope(self.database_url) as session:
             return session.scalars(select(Order.shipping_address).where(Order.number == number)).one()
+
+    def requested_addresses(self, number: str) -> list[str]:
+        """New addresses asked of the shop for this order (the chat asks; the shop changes it)."""
+        with session_scope(self.database_url) as session:
+            requests = session.scalars(
+                select(ShopRequest).join(Order).where(Order.number == number, ShopRequest.kind == ShopRequestKind.change_address)
+            )
+            return [str(r.detail.get("address") or r.detail.get("new_address")) for r in requests]
 
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
@@ -152,6 +160,7 @@ def test_a_forged_action_call_is_refused_and_changes_nothing(action_server: Acti
     assert response.status_code == status, response.text
     assert "error" in response.json()
     assert action_server.address_of("81502") == OLD_ADDRESS
+    assert action_server.requested_addresses("81502") == []
 
 
 @pytest.mark.parametrize("host", ["evil.example:80", "attacker.test", "127.0.0.1:1", ""])
@@ -163,6 +172,7 @@ def test_a_foreign_host_is_refused_even_with_the_token(action_server: ActionServ
     response = post(action_server, json.dumps(save_address_call("81502")).encode(), headers)
     assert response.status_code == 400
     assert action_server.address_of("81502") == OLD_ADDRESS
+    assert action_server.requested_addresses("81502") == []
 
 
 @pytest.mark.parametrize("body", [b"[1, 2]", b"not json", b'"text"', b""])
@@ -182,7 +192,7 @@ def test_rasa_with_the_token_is_served(action_server: ActionServer) -> None:
     headers = {"Host": action_server.host(), "Content-Type": "application/json", "Authorization": "Bearer " + TOKEN}
     response = post(action_server, json.dumps(save_address_call("81503")).encode(), headers)
     assert response.status_code == 200, response.text
-    assert action_server.address_of("81503") == NEW_ADDRESS
+    assert action_server.requested_addresses("81503") == [NEW_ADDRESS]
 
 
 def test_the_server_cannot_be_bound_beyond_loopback_or_run_without_a_token() -> None:

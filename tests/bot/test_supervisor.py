@@ -26,7 +26,7 @@ def test_no_secret_is_on_any_command_line(tmp_path: Path, monkeypatch) -> None: 
     env = stack.child_env()
     secrets = [env[name] for name in (*SECRET_NAMES, "TELEGRAM_WEBHOOK_SECRET")]
     commands = stack.commands(env)
-    assert set(commands) == {"actions", "rasa", "gateway"}
+    assert set(commands) == {"actions", "rasa", "gateway", "worker"}
     for name, argv in commands.items():
         line = " ".join(argv)
         assert not any(secret in line for secret in secrets), name
