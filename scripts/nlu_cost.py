@@ -4,7 +4,8 @@ Run with the Rasa environment, one model at a time:
   PYTHONPATH=. .venv-rasa/bin/python scripts/nlu_cost.py models/assistant.tar.gz tests/nlu/paraphrases.yml ...
 Prints, per file, the share of messages whose top intent is the labelled one
 (a fallback counts as wrong), then the mean and 95th-percentile parse time in
-milliseconds per message (in-process, one message at a time, as the server
+milliseconds per message
+(NLU_SHOW_MISSES=1 also lists every misunderstood message) (in-process, one message at a time, as the server
 parses) and the process's peak resident memory after loading and parsing.
 """
 
@@ -59,6 +60,8 @@ async def _main(model: str, files: list[str]) -> None:
                 right += 1
             else:
                 wrong[(intent, predicted)] += 1
+                if os.environ.get("NLU_SHOW_MISSES"):
+                    print(f"  miss: {intent} -> {predicted} ({parsed['intent']['confidence']:.2f}): {text}")
         print(f"{name}: {right}/{len(pairs)} = {100 * right / len(pairs):.1f} %")
         for (gold, predicted), count in wrong.most_common(12):
             print(f"    {gold} -> {predicted}: {count}")
