@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 SHOP_INTENTS = (
     "delivery_info",
     "return_policy",
+    "cancellation_fee",
     "payment_methods",
     "payment_issue",
     "account_help",
@@ -31,6 +32,8 @@ SHOP_INTENTS = (
 )
 
 PERSON_BUTTON = {"title": "Talk to a person", "payload": "/request_human"}
+# Asking what cancelling costs is not yet asking to cancel: offer, don't start.
+CANCEL_BUTTON = {"title": "Cancel an order", "payload": "/cancel_order"}
 
 _CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
@@ -109,6 +112,18 @@ def returns_text(profile: ShopProfile) -> str:
     )
 
 
+def cancellation_text(profile: ShopProfile) -> str:
+    returns = profile.returns
+    return "\n".join(
+        [
+            returns.cancellation,
+            f"Once it has arrived, you can still return items within {returns.window_days} days "
+            f"of delivery. {returns.return_shipping}",
+            "If you'd like to cancel an order, tap below or tell me which one.",
+        ]
+    )
+
+
 def payment_methods_text(profile: ShopProfile) -> str:
     return f"You can pay with {join_words(list(profile.payment.methods))}."
 
@@ -174,6 +189,8 @@ class ActionShopInfo(Action):
             dispatcher.utter_message(text=delivery_text(profile))
         elif intent == "return_policy":
             dispatcher.utter_message(text=returns_text(profile))
+        elif intent == "cancellation_fee":
+            dispatcher.utter_message(text=cancellation_text(profile), buttons=[CANCEL_BUTTON])
         elif intent == "payment_methods":
             dispatcher.utter_message(text=payment_methods_text(profile))
         elif intent == "payment_issue":

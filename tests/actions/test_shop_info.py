@@ -57,6 +57,15 @@ def test_the_return_policy_follows_the_profile(profile_file: Path) -> None:
     assert load_shop_profile(profile_file).returns.cancellation in said
 
 
+def test_cancellation_terms_follow_the_profile_and_only_offer_to_cancel(profile_file: Path) -> None:
+    _edit(profile_file, returns__cancellation="Cancelling costs £2 once we have packed it.")
+    slots, said, messages = _ask("cancellation_fee", "do you charge anything if I cancel")
+    assert said.startswith("Cancelling costs £2 once we have packed it.")
+    assert "within 30 days of delivery" in said
+    assert messages[0]["buttons"] == [{"title": "Cancel an order", "payload": "/cancel_order"}]
+    assert slots == {"handoff_offered": False}
+
+
 def test_payment_methods(profile_file: Path) -> None:
     _, said, _ = _ask("payment_methods")
     assert said == (

@@ -158,3 +158,17 @@ def test_help_reply_names_the_shop_and_how_to_reach_it() -> None:
         "Reply STOP to opt out of texts."
     )
     assert "Juniper & Oak" in texts.start_reply() and "STOP" in texts.start_reply()
+
+
+def test_did_you_mean_reads_as_numbered_options_and_a_number_picks_one() -> None:
+    # The two-stage fallback's question (actions/fallback.py) as a text message.
+    from actions.fallback import ASK_WHICH, SOMETHING_ELSE, request_button
+
+    choices = [request_button("refund_status", []), request_button("request_refund", []), SOMETHING_ELSE]
+    buttons = tuple(Button(b["title"], b["payload"]) for b in choices)
+    [text] = render(OutboundMessage(id="1", sender=Sender.bot, text=ASK_WHICH, buttons=buttons))
+    assert text.startswith(ASK_WHICH)
+    assert "1 for Check on a refund, 2 for Get a refund, 3 for Something else" in text
+    assert buttons[option_index("2") - 1].payload == "/request_refund"
+    # An order number typed in reply is an answer, not a pick.
+    assert option_index("1044") is None
