@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (HELD_OUT_DIR / name).exists():
             parser.error(f"no held-out set tests/nlu/{name}")
     os.chdir(ROOT)  # the model refers to build/spacy/en_shop relative to the checkout
+    _quiet_rasa()
 
     evaluations: dict[str, list[Prediction]] = {}
     notes: dict[str, str] = {}
