@@ -7,13 +7,14 @@ RASA_PY  := .venv-rasa/bin/python
 SPACY    := build/spacy/en_shop/config.cfg
 MODEL    := models/assistant.tar.gz
 
-.PHONY: help setup run test test-unit test-stories validate train bench soak migrate seed clean browser
+.PHONY: help setup run test test-unit test-stories validate train bench soak nlu-report migrate seed clean browser
 
 help:
 	@echo "make run    set up (first time), train if data changed, start everything, open the demo"
 	@echo "make test   set up what is missing, then run the whole test suite"
 	@echo "make bench  latency/throughput benchmark of Rasa alone vs. the whole stack"
 	@echo "make soak   5-minute soak with injected faults (SOAK_SECONDS=60 for a short one)"
+	@echo "make nlu-report  NLU accuracy: cross-validation (FOLDS=3) and held-out sets, var/reports/nlu/index.html"
 
 .venv/.installed: requirements/app.txt
 	@test -x .venv/bin/python || python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -62,6 +63,10 @@ bench: setup seed train
 # Every customer message must end answered or apologised while processes are killed.
 soak: setup train
 	$(APP_PY) scripts/soak.py
+# Cross-validation trains one model per fold: FOLDS=5 for a finer estimate, slower.
+FOLDS ?= 3
+nlu-report: setup train
+	$(RASA_PY) -m scripts.nlu_report --folds $(FOLDS)
 
 clean:
 	rm -rf build models results var/*.db*

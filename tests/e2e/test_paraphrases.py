@@ -16,8 +16,12 @@ import yaml
 
 from bot.supervisor import ROOT, Stack
 
-HELD_OUT = ["paraphrases.yml", "paraphrases_fresh.yml"]
+HELD_OUT = ["paraphrases.yml", "paraphrases_fresh.yml", "heldout_personas.yml"]
 TARGET = 0.90
+# Issue 8's target on the 1,199 messages written from eight customer personas
+# (tests/nlu/heldout_personas.yml; `make nlu-report` breaks it down by persona).
+TARGET_PERSONAS = 0.93
+TARGETS = {"heldout_personas.yml": TARGET_PERSONAS}
 
 
 def load_paraphrases(name: str) -> list[tuple[str, str]]:
@@ -67,4 +71,5 @@ def test_paraphrase_accuracy(held_out: str, stack: Stack, stack_env: dict[str, s
         )
     )
     print(f"\nparaphrase accuracy: {accuracy:.1%} on {len(pairs)} held-out examples ({report})")
-    assert accuracy >= TARGET, f"accuracy {accuracy:.1%} < {TARGET:.0%}; misses: {misses[:20]}"
+    target = TARGETS.get(held_out, TARGET)
+    assert accuracy >= target, f"accuracy {accuracy:.1%} < {target:.0%}; misses: {misses[:20]}"
