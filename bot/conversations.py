@@ -146,6 +146,9 @@ class ConversationService:
     def register_channel(self, channel: Channel) -> None:
         self._channels[channel.name] = channel
 
+    def channel_names(self) -> set[str]:
+        return set(self._channels)
+
     # -- conversations ---------------------------------------------------------
 
     async def find_conversation(self, *, channel: str, address: str) -> ConversationRef | None:
@@ -259,14 +262,24 @@ class ConversationService:
             raise DeliveryFailed(type(exc).__name__) from exc
         return outbound
 
-    async def notify(self, *, conversation_id: str, text: str, data: dict[str, Any]) -> bool:
-        """A message from the shop (a request settled), stored and sent on the customer's channel.
+    async def notify(
+        self, *, conversation_id: str, text: str, data: dict[str, Any], slots: dict[str, Any] | None = None
+    ) -> bool:
+        """A message from the shop (a request settled, an order notice), stored and
+        sent on the customer's channel. `slots` are set in Rasa's tracker so the
+        customer's answer is read in context (the order the notice was about).
 
         False when the conversation is gone (erased); DeliveryFailed when stored but not sent.
         """
         conversation = await self._db(store.get_conversation, conversation_id=conversation_id)
         if conversation is None:
             return False
+        if slots:
+            try:
+                await self._rasa.set_slots(sender=conversation_id, slots=slots)
+            except (RasaFailure, TimeoutError) as exc:
+                # The notice still goes: the customer can name the order if asked.
+                logger.warning("order context not set in the assistant", extra={"error": str(exc)})
         try:
             await self._say(conversation, text, data)
         except DeliveryFailed:
@@ -428,6 +441,8 @@ class ConversationService:
                     await on_stored(self._receipt(inbound, None))
                 return Outcome.duplicate
             self._metrics.messages.labels(inbound.channel, "in").inc()
+            if claim.answers_notice:
+                self._metrics.notices.labels("replied", "", inbound.channel).inc()
             await self._publish(
                 staff_conversation_key(inbound.conversation_id),
                 {

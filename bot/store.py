@@ -29,7 +29,7 @@ from crm.models import (
     Sender,
     StaffUser,
 )
-from crm.services import customers
+from crm.services import customers, notices
 from crm.services.audit import audit
 
 HELD_STATES = frozenset({ConversationState.queued, ConversationState.assigned})
@@ -47,6 +47,8 @@ class Claim:
     text: str
     created_at: datetime
     rejection: str | None  # "bad_payload": stored, but not for the assistant
+    # The customer is answering an order notice the shop sent first.
+    answers_notice: bool = False
 
 
 @dataclass(frozen=True)
@@ -267,7 +269,14 @@ def claim_inbound(session: Session, *, inbound: InboundMessage) -> Claim | None:
             raise  # some other constraint (an unknown conversation): not a duplicate
         return None
     _touch(session, inbound.conversation_id)
-    return Claim(message_id=message.id, text=text, created_at=as_utc(message.created_at), rejection=rejection)
+    answered = notices.mark_replied(session, conversation_id=inbound.conversation_id)
+    return Claim(
+        message_id=message.id,
+        text=text,
+        created_at=as_utc(message.created_at),
+        rejection=rejection,
+        answers_notice=answered is not None,
+    )
 
 
 def turn_context(session: Session, *, conversation_id: str) -> TurnContext:

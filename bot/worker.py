@@ -1,4 +1,6 @@
-"""`python -m bot worker`: delivers the outbox (signed webhooks to the shop) and purges old events.
+"""`python -m bot worker`: delivers the outbox (signed webhooks to the shop), purges old
+events, and looks for parcels with no news for days (a "delayed" order notice, which
+the gateway then sends).
 
 Everything it does lives in the database, so it survives restarts: a message
 in flight when the worker stops is due again when its lease runs out.
@@ -21,8 +23,9 @@ from bot.shop.signatures import sign
 from crm.clock import utcnow
 from crm.db import make_engine
 from crm.models import OutboxMessage
-from crm.services import outbox
+from crm.services import notices, outbox
 from crm.services.shop_sync import purge_events
+from crm.shop import Notifications, ShopProfileError, load_shop_profile
 
 logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Shop-Assistant-Hmac-Sha256"
@@ -138,6 +141,7 @@ async def serve(settings: GatewaySettings, *, poll_seconds: float = 1.0, stop: a
                 if utcnow() - last_purge >= PURGE_EVERY:
                     last_purge = utcnow()
                     await asyncio.to_thread(_purge, db)
+                    await asyncio.to_thread(_find_stuck, db)
                 try:
                     await asyncio.wait_for(stop.wait(), poll_seconds)
                 except TimeoutError:
@@ -154,3 +158,15 @@ def _purge(db: sessionmaker[Session]) -> None:
         session.commit()
     if removed:
         logger.info("old shop events and delivered webhooks purged", extra={"count": removed})
+
+
+def _find_stuck(db: sessionmaker[Session]) -> None:
+    try:
+        settings = load_shop_profile().notifications
+    except ShopProfileError:
+        settings = Notifications()
+    with db() as session:
+        made = notices.enqueue_stuck(session, settings=settings)
+        session.commit()
+    if made:
+        logger.info("delayed parcels found", extra={"count": made})

@@ -36,8 +36,10 @@ from crm.models import (
     ReturnStatus,
     ShopEvent,
 )
+from crm.services import notices
 from crm.services.audit import audit
 from crm.services.shop_requests import settle_from_order
+from crm.shop import Notifications, ShopProfileError, load_shop_profile
 
 EVENT_RETENTION = timedelta(days=30)
 _PROGRESS = {
@@ -96,6 +98,10 @@ class OrderUpdate:
     forward_only: bool = False
     # The platform deleted the order (WooCommerce order.deleted).
     deleted: bool = False
+    # The carrier's word on the parcel (Shopify shipment_status: in_transit,
+    # out_for_delivery, delivered, failure...) and the link to follow it.
+    shipment_status: str | None = None
+    tracking_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -279,6 +285,7 @@ def apply_order_update(session: Session, *, update: OrderUpdate, source: str) ->
     if order is not None and not update.forward_only and _is_older(update.updated_at, order.source_updated_at):
         return SyncResult("stale", subject=subject, order=order)
     before = order.status if order is not None else None
+    was = notices.snapshot(order)
     if order is None:
         if update.deleted or update.forward_only or update.number is None:
             # A fulfilment or refund for an order never seen: the reconciliation brings it in.
@@ -324,7 +331,24 @@ def apply_order_update(session: Session, *, update: OrderUpdate, source: str) ->
         order.source_updated_at = update.updated_at
     session.flush()
     settled = settle_from_order(session, order=order, update=update, actor=f"platform:{source}")
+    notices.notices_for_change(
+        session,
+        before=was,
+        order=order,
+        shipment_status=update.shipment_status,
+        tracking_url=update.tracking_url,
+        refunded=update.refunded,
+        settings=_notifications(),
+    )
     return SyncResult("applied", subject=f"order:{order.number}", order=order, settled=settled)
+
+
+def _notifications() -> Notifications:
+    # A broken shop.yml must not refuse the shop's updates: notices then use the defaults.
+    try:
+        return load_shop_profile().notifications
+    except ShopProfileError:
+        return Notifications()
 
 
 def _copy_fields(order: Order, update: OrderUpdate) -> None:
