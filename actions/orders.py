@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from actions.common import crm_session, verified_customer
 from actions.identity import start_verification
+from actions.order_updates import ask_once
 from actions.shop_info import join_words, money
 from actions.shop_requests import (
     ADDRESS_REQUESTED,
@@ -291,6 +292,7 @@ class ActionOrderStatus(OrderAction):
         if order is None:
             return _reset()
         turn.say(done(status_text(order) + waiting_for_shop(turn.session, order)))
+        ask_once(turn.dispatcher, turn.session, turn.tracker, customer=turn.customer, order=order)
         return _resolved(self.intent, order)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import sms_store
 from bot.conversations import ConversationService, DeliveryFailed
 from bot.metrics import Metrics
 from crm.clock import as_utc, utcnow
@@ -56,10 +57,14 @@ def _profile() -> ShopProfile | None:
 
 
 def _reach(session: Session, customer: Customer, channels: set[str]) -> Conversation | None:
-    """The conversation the customer last used, else a new one on a channel we know them on."""
+    """The conversation the customer last used, else a new one on a channel we know them on.
+    A number that texted STOP gets no notices by SMS (START brings them back)."""
+    if "sms" in channels and customer.phone and not sms_store.may_text(session, number=customer.phone):
+        channels = channels - {"sms"}
     last = notices.last_conversation(session, customer_id=customer.id)
     if last is not None and last.channel in channels:
-        return last
+        if last.channel != "sms" or sms_store.may_text(session, number=last.address):
+            return last
     telegram = session.scalars(
         select(ChannelIdentity).where(ChannelIdentity.customer_id == customer.id, ChannelIdentity.channel == "telegram")
     ).first()
