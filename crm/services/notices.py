@@ -46,6 +46,23 @@ def set_consent(
     return True
 
 
+# Where a customer chose for themselves; a platform or a sheet never overrides these.
+OWN_SOURCES = ("web", "telegram", "sms", "rasa", "shell")
+
+
+def consent_from_platform(session: Session, *, customer: Customer, granted: bool, source: str) -> bool:
+    """The platform's record of the choice, unless the customer later chose in chat themselves."""
+    latest = session.scalars(
+        select(Consent)
+        .where(Consent.customer_id == customer.id, Consent.kind == CONSENT_KIND)
+        .order_by(Consent.created_at.desc(), Consent.id.desc())
+        .limit(1)
+    ).first()
+    if latest is not None and latest.source in OWN_SOURCES:
+        return False
+    return set_consent(session, customer=customer, granted=granted, source=source, actor=f"platform:{source}")
+
+
 def consent_history(session: Session, *, customer: Customer) -> list[Consent]:
     return list(
         session.scalars(

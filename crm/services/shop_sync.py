@@ -68,6 +68,9 @@ class CustomerUpdate:
     last_name: str | None = None
     phone: str | None = None
     marketing_opt_in: bool | None = None
+    # Consent to order notices where the platform asks for it (the JSON API);
+    # Shopify's and WooCommerce's marketing flags are not this.
+    order_updates_opt_in: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,10 @@ def apply_customer_update(session: Session, *, update: CustomerUpdate, source: s
     existing = _find_customer(session, update)
     if existing is not None and _is_older(update.updated_at, existing.source_updated_at):
         return SyncResult("stale", subject=subject)
-    _upsert_customer(session, update)
+    customer = _upsert_customer(session, update)
+    if update.order_updates_opt_in is not None:
+        session.flush()
+        notices.consent_from_platform(session, customer=customer, granted=update.order_updates_opt_in, source=source)
     return SyncResult("applied", subject=subject)
 
 

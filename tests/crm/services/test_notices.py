@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm.models import AuditEntry, Consent, Notice, NoticeStatus, Order, OrderStatus
+from crm.models import AuditEntry, Consent, Customer, Notice, NoticeStatus, Order, OrderStatus
 from crm.services import notices
 from crm.services.shop_sync import CustomerUpdate, IncomingEvent, LineUpdate, OrderUpdate, receive
 from crm.shop import Notifications
@@ -121,3 +121,17 @@ def test_failed_sends_back_off_then_die_and_staff_can_retry(session: Session) ->
     assert notices.undeliverable(session) == [notice]
     assert notices.retry(session, notice_id=notice.id, actor="staff:1") is notice
     assert notice.status == NoticeStatus.pending and notice.attempts == 0
+
+
+def test_the_platforms_consent_applies_unless_the_customer_chose_in_chat(session: Session) -> None:
+    update = CustomerUpdate(external_id="API-1", email="api1@example.com", first_name="Al",
+                            updated_at=T0, order_updates_opt_in=True)
+    receive(session, event=_event("c1", source="api"), update=update)
+    customer = session.scalars(select(Customer).where(Customer.external_id == "API-1")).one()
+    assert customer.order_updates_opt_in is True
+    notices.set_consent(session, customer=customer, granted=False, source="telegram")
+    later = CustomerUpdate(external_id="API-1", updated_at=T0 + timedelta(hours=1), order_updates_opt_in=True)
+    receive(session, event=_event("c2", source="api"), update=later)
+    assert customer.order_updates_opt_in is False
+    assert [(c.granted, c.source) for c in notices.consent_history(session, customer=customer)] == [
+        (True, "api"), (False, "telegram")]
