@@ -262,24 +262,14 @@ class ConversationService:
             raise DeliveryFailed(type(exc).__name__) from exc
         return outbound
 
-    async def notify(
-        self, *, conversation_id: str, text: str, data: dict[str, Any], slots: dict[str, Any] | None = None
-    ) -> bool:
-        """A message from the shop (a request settled, an order notice), stored and
-        sent on the customer's channel. `slots` are set in Rasa's tracker so the
-        customer's answer is read in context (the order the notice was about).
+    async def notify(self, *, conversation_id: str, text: str, data: dict[str, Any]) -> bool:
+        """A message from the shop (a request settled, an order notice), stored and sent on the customer's channel.
 
         False when the conversation is gone (erased); DeliveryFailed when stored but not sent.
         """
         conversation = await self._db(store.get_conversation, conversation_id=conversation_id)
         if conversation is None:
             return False
-        if slots:
-            try:
-                await self._rasa.set_slots(sender=conversation_id, slots=slots)
-            except (RasaFailure, TimeoutError) as exc:
-                # The notice still goes: the customer can name the order if asked.
-                logger.warning("order context not set in the assistant", extra={"error": str(exc)})
         try:
             await self._say(conversation, text, data)
         except DeliveryFailed:
@@ -441,7 +431,7 @@ class ConversationService:
                     await on_stored(self._receipt(inbound, None))
                 return Outcome.duplicate
             self._metrics.messages.labels(inbound.channel, "in").inc()
-            if claim.answers_notice:
+            if claim.notice_order is not None:
                 self._metrics.notices.labels("replied", "", inbound.channel).inc()
             await self._publish(
                 staff_conversation_key(inbound.conversation_id),
@@ -464,7 +454,7 @@ class ConversationService:
                 await turn.wait()
                 try:
                     async with self._guard.hold(inbound.conversation_id):
-                        return await self._take_turn(inbound)
+                        return await self._take_turn(inbound, notice_order=claim.notice_order)
                 except TurnUnavailable:
                     logger.warning("conversation lock busy; assistant not asked")
                     return await self._fail(inbound.conversation_id, "lock")
@@ -472,7 +462,7 @@ class ConversationService:
                 if turn is not None:
                     turn.release()
 
-    async def _take_turn(self, inbound: InboundMessage) -> Outcome:
+    async def _take_turn(self, inbound: InboundMessage, *, notice_order: str | None = None) -> Outcome:
         context = await self._db(store.turn_context, conversation_id=inbound.conversation_id)
         conversation = context.conversation
         channel = self._channels[conversation.channel]
@@ -499,6 +489,8 @@ class ConversationService:
             channel=conversation.channel,
             customer_id=conversation.customer_external_id,
             locale=conversation.locale,
+            # An answer to an order notice ("where is it now?") is about that order.
+            extra={"order_in_context": notice_order} if notice_order else {},
         )
         saved: store.SavedReplies | None = None
         await channel.typing(conversation, True)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import sms_store
+from bot import sms_store, store
 from bot.conversations import ConversationService, DeliveryFailed
 from bot.metrics import Metrics
 from crm.clock import as_utc, utcnow
@@ -80,15 +80,11 @@ def _reach(session: Session, customer: Customer, channels: set[str]) -> Conversa
     ).first()
     if existing is not None:
         return existing if existing.customer_id in (None, customer.id) else None
-    conversation = Conversation(
-        id=f"{channel}-notice-{customer.id}-{int(utcnow().timestamp())}",
-        channel=channel,
-        address=address,
-        customer_id=customer.id,
+    ref = store.create_conversation(
+        session, channel=channel, address=address, customer_external_id=customer.external_id,
         locale=customer.locale or "en",
     )
-    session.add(conversation)
-    session.flush()
+    conversation = session.get(Conversation, ref.id)
     return conversation
 
 
@@ -199,7 +195,6 @@ class NoticeSender:
                 conversation_id=delivery.conversation_id,
                 text=delivery.text,
                 data={"kind": "order_notice", "notice": delivery.kind, "order_number": delivery.order_number},
-                slots={"order_number": delivery.order_number},
             )
             if not delivered:
                 error = "conversation gone"

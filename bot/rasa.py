@@ -121,12 +121,6 @@ class RasaClient:
             raise RasaFailure("malformed", "expected an object with messages")
         return parse_replies(data.get("messages", []))
 
-    async def set_slots(self, *, sender: str, slots: dict[str, Any]) -> None:
-        """Set slots in the conversation's tracker without a turn (Rasa's HTTP API)."""
-        events = [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
-        async with asyncio.timeout(self._timeout):
-            await self._api(f"/conversations/{quote(sender, safe='')}/tracker/events", events)
-
     async def _api(self, path: str, body: object) -> object:
         """One call to Rasa's HTTP API; its JSON answer."""
         params = {"include_events": "NONE"}

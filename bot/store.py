@@ -47,8 +47,8 @@ class Claim:
     text: str
     created_at: datetime
     rejection: str | None  # "bad_payload": stored, but not for the assistant
-    # The customer is answering an order notice the shop sent first.
-    answers_notice: bool = False
+    # The order of the notice this message answers (the shop spoke first), if any.
+    notice_order: str | None = None
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,7 @@ def claim_inbound(session: Session, *, inbound: InboundMessage) -> Claim | None:
         text=text,
         created_at=as_utc(message.created_at),
         rejection=rejection,
-        answers_notice=answered is not None,
+        notice_order=answered.order.number if answered is not None and answered.order is not None else None,
     )
 
 

@@ -75,3 +75,11 @@ def test_not_asked_about_a_delivered_order_or_where_no_notice_can_go(session: Se
         text="where is 8202", intent="track_order", entities=[{"entity": "order_number", "value": "8202"}],
         metadata={"customer_id": "CU2", "channel": "shell"}))
     assert ASK not in texts(messages)
+
+
+def test_an_answer_to_a_notice_is_about_the_notices_order(session: Session, customer: Customer) -> None:
+    make_order(session, customer=customer, number="8102", status=OrderStatus.shipped, carrier="DPD")
+    tracker = make_tracker(text="where is it now?", intent="track_order",
+                           metadata={**ON_TELEGRAM, "order_in_context": "8102"}, slots={"order_number": "8101"})
+    _, messages = run_action(ActionOrderStatus(), tracker)
+    assert "#8102" in texts(messages) and "#8101" not in texts(messages)

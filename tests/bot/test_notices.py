@@ -26,12 +26,11 @@ class FakeService:
         self.sent: list[dict[str, Any]] = []
         self.failures = failures
 
-    async def notify(self, *, conversation_id: str, text: str, data: dict[str, Any],
-                     slots: dict[str, Any] | None = None) -> bool:
+    async def notify(self, *, conversation_id: str, text: str, data: dict[str, Any]) -> bool:
         if self.failures:
             self.failures -= 1
             raise DeliveryFailed("HTTP 502")
-        self.sent.append({"conversation_id": conversation_id, "text": text, "data": data, "slots": slots})
+        self.sent.append({"conversation_id": conversation_id, "text": text, "data": data})
         return True
 
 
@@ -99,8 +98,7 @@ async def test_an_opted_in_customer_gets_one_message_with_tracking_and_the_order
     assert message["conversation_id"] == conversation_id
     assert "RM0" in message["text"] and "https://track.example/RM0" in message["text"]
     assert "Royal Mail" in message["text"] and "Teapot" in message["text"]
-    order_number = message["data"]["order_number"]
-    assert message["slots"] == {"order_number": order_number}
+    assert message["data"]["kind"] == "order_notice" and message["data"]["order_number"]
     [row] = _rows(db)
     assert row.status == NoticeStatus.sent and row.channel == "telegram" and row.text == message["text"]
     assert _count(metrics, "sent", channel="telegram") == 1

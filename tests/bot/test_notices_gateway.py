@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.identity import hash_session_token
 from crm.models import Conversation, Message, Notice, NoticeStatus, OrderStatus, Sender
 from crm.services.notice_rules import customer_zone, in_quiet_hours, next_allowed
-from tests.bot.conftest import Gateway, WidgetClient
+from tests.bot.conftest import FakeRasa, Gateway, WidgetClient
 from tests.factories import make_customer, make_order
 from tests.shop_fixtures import fixture_bytes
 
@@ -70,7 +70,7 @@ async def _open(tab: WidgetClient) -> str:
 
 
 async def test_a_fulfilment_reaches_an_opted_in_widget_customer_once(
-    start_gateway: Callable[..., Any], db: sessionmaker[Session]
+    start_gateway: Callable[..., Any], db: sessionmaker[Session], fake_rasa: FakeRasa
 ) -> None:
     gateway = await start_gateway(shopify_webhook_secret=SECRET, notices_enabled=True, notices_poll_seconds=0.05)
     async with gateway.connect() as tab:
@@ -88,15 +88,22 @@ async def test_a_fulfilment_reaches_an_opted_in_widget_customer_once(
         assert "https://www.ups.com/WebTracking" in frame["text"]
         with pytest.raises(TimeoutError):
             await tab.recv_until(lambda f: f["type"] == "message" and f["from"] == "system", timeout=0.5)
+        # The answer is read with that order in context.
+        await tab.send({"type": "message", "id": "c-1", "text": "where is it now?"})
+        await tab.recv_until(lambda f: f["type"] == "message" and f["from"] == "bot", timeout=5)
+        [call] = fake_rasa.calls_for(conversation_id)
+        assert call.metadata is not None and call.metadata["order_in_context"] == "9999"
     with db() as session:
         [notice] = session.scalars(select(Notice)).all()
         assert notice.status == NoticeStatus.sent and notice.conversation_id == conversation_id
+        assert notice.replied_at is not None
         stored = session.scalars(select(Message).where(Message.conversation_id == conversation_id,
                                                        Message.sender == Sender.system)).all()
         assert [m.data["kind"] for m in stored] == ["order_notice"]  # type: ignore[index]
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(gateway.url + "/metrics")).text
     assert 'gateway_notices_total{channel="web",outcome="sent",reason=""} 1.0' in metrics
+    assert 'gateway_notices_total{channel="web",outcome="replied",reason=""} 1.0' in metrics
 
 
 async def test_a_customer_who_never_said_yes_gets_nothing(
