@@ -154,7 +154,7 @@ async def serve(settings: GatewaySettings, *, poll_seconds: float = 1.0, stop: a
 
 def _purge(db: sessionmaker[Session]) -> None:
     with db() as session:
-        removed = purge_events(session) + outbox.purge_sent(session)
+        removed = purge_events(session) + outbox.purge_sent(session) + notices.purge_settled(session)
         session.commit()
     if removed:
         logger.info("old shop events and delivered webhooks purged", extra={"count": removed})

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -295,6 +295,20 @@ def mark_failed(notice: Notice, *, error: str, max_attempts: int, now: datetime,
         notice.status = NoticeStatus.dead
     else:
         notice.due_at = as_utc(now) + backoff(notice.attempts, first=first_retry)
+
+
+def purge_settled(session: Session, *, now: datetime | None = None, keep: timedelta = timedelta(days=90)) -> int:
+    """Sent and suppressed notices older than `keep`; their keys have done their job by then."""
+    cutoff = as_utc(now or utcnow()) - keep
+    result = session.execute(
+        delete(Notice).where(
+            Notice.status.in_([NoticeStatus.sent, NoticeStatus.suppressed]),
+            Notice.created_at < cutoff,
+            # A notice others were merged into goes last.
+            ~Notice.id.in_(select(Notice.merged_into_id).where(Notice.merged_into_id.is_not(None))),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def undeliverable(session: Session, *, limit: int = 50) -> list[Notice]:

@@ -12,7 +12,7 @@ from crm.models import AuditEntry, Consent, Customer, Notice, NoticeStatus, Orde
 from crm.services import notices
 from crm.services.shop_sync import CustomerUpdate, IncomingEvent, LineUpdate, OrderUpdate, receive
 from crm.shop import Notifications
-from tests.factories import make_customer, make_order
+from tests.factories import make_conversation, make_customer, make_order
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)
 
@@ -135,3 +135,22 @@ def test_the_platforms_consent_applies_unless_the_customer_chose_in_chat(session
     assert customer.order_updates_opt_in is False
     assert [(c.granted, c.source) for c in notices.consent_history(session, customer=customer)] == [
         (True, "api"), (False, "telegram")]
+
+
+def test_erasure_removes_the_customers_notices_and_old_ones_are_purged(session: Session) -> None:
+    from crm.services.customers import erase_customer
+
+    customer = make_customer(session)
+    order = make_order(session, customer=customer, status=OrderStatus.shipped)
+    notices.enqueue(session, order=order, kind="shipped", now=T0)
+    other = make_order(session, customer=make_customer(session), status=OrderStatus.shipped)
+    old = notices.enqueue(session, order=other, kind="shipped", now=T0)
+    kept = notices.enqueue(session, order=other, kind="delivered", now=T0)
+    assert old is not None and kept is not None
+    conversation = make_conversation(session, channel="sms", customer=other.customer)
+    notices.mark_sent(old, channel="sms", conversation_id=conversation.id, text="t", now=T0)
+    session.flush()
+    erase_customer(session, customer=customer, actor="staff:1")
+    assert [n.order_id for n in _notices(session)] == [other.id, other.id]
+    assert notices.purge_settled(session, now=T0 + timedelta(days=91)) == 1
+    assert [n.kind for n in _notices(session)] == ["delivered"]  # still pending: kept
