@@ -25,7 +25,6 @@ from crm.db import make_engine
 from crm.models import OutboxMessage
 from crm.services import notices, outbox
 from crm.services.shop_sync import purge_events
-from crm.shop import Notifications, ShopProfileError, load_shop_profile
 
 logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Shop-Assistant-Hmac-Sha256"
@@ -161,12 +160,8 @@ def _purge(db: sessionmaker[Session]) -> None:
 
 
 def _find_stuck(db: sessionmaker[Session]) -> None:
-    try:
-        settings = load_shop_profile().notifications
-    except ShopProfileError:
-        settings = Notifications()
     with db() as session:
-        made = notices.enqueue_stuck(session, settings=settings)
+        made = notices.enqueue_stuck(session, settings=notices.notification_settings())
         session.commit()
     if made:
         logger.info("delayed parcels found", extra={"count": made})

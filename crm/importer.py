@@ -47,6 +47,7 @@ from crm.import_rows import (
     parse_order,
 )
 from crm.models import AuditEntry, ChannelIdentity, Consent, Customer, Order, OrderLine, OrderStatus, Product
+from crm.services import notices
 from crm.services.notices import CONSENT_KIND
 from crm.services.audit import audit
 from crm.shop import load_shop_profile
@@ -292,6 +293,8 @@ def _apply_order(
     currency = row.currency or default_currency
     order = session.scalars(select(Order).where(Order.number == row.number)).first()
     created = order is None
+    # A re-imported sheet that ships an order tells the customer, as a platform update would.
+    was = notices.snapshot(order)
     if order is None:
         order = Order(number=row.number, customer=customer, status=row.status, total=row.total, placed_at=row.placed_at)
         session.add(order)
@@ -333,6 +336,11 @@ def _apply_order(
         order.lines.extend(OrderLine(product=product, quantity=quantity) for product, _, quantity in resolved)
         changed = True
     session.flush()
+    if changed:
+        notices.notices_for_change(
+            session, before=was, order=order, shipment_status=None, tracking_url=None, refunded=False,
+            settings=notices.notification_settings(),
+        )
     report.count(created=created, changed=changed)
 
 

@@ -20,12 +20,20 @@ from crm.models import Consent, Conversation, Customer, Notice, NoticeStatus, Or
 from crm.services import notice_rules
 from crm.services.audit import audit
 from crm.services.outbox import backoff
-from crm.shop import Notifications
+from crm.shop import Notifications, ShopProfileError, load_shop_profile
 
 CONSENT_KIND = "order_updates"
 LEASE = timedelta(minutes=2)
 # Where a notice can go, best first when the customer used several equally lately.
 CHANNELS = ("telegram", "sms", "web")
+
+
+def notification_settings() -> Notifications:
+    """shop.yml's `notifications`; a broken profile must not refuse the shop's updates, so defaults then."""
+    try:
+        return load_shop_profile().notifications
+    except ShopProfileError:
+        return Notifications()
 
 
 def set_consent(

@@ -39,7 +39,6 @@ from crm.models import (
 from crm.services import notices
 from crm.services.audit import audit
 from crm.services.shop_requests import settle_from_order
-from crm.shop import Notifications, ShopProfileError, load_shop_profile
 
 EVENT_RETENTION = timedelta(days=30)
 _PROGRESS = {
@@ -344,17 +343,9 @@ def apply_order_update(session: Session, *, update: OrderUpdate, source: str) ->
         shipment_status=update.shipment_status,
         tracking_url=update.tracking_url,
         refunded=update.refunded,
-        settings=_notifications(),
+        settings=notices.notification_settings(),
     )
     return SyncResult("applied", subject=f"order:{order.number}", order=order, settled=settled)
-
-
-def _notifications() -> Notifications:
-    # A broken shop.yml must not refuse the shop's updates: notices then use the defaults.
-    try:
-        return load_shop_profile().notifications
-    except ShopProfileError:
-        return Notifications()
 
 
 def _copy_fields(order: Order, update: OrderUpdate) -> None:

@@ -410,3 +410,16 @@ def test_order_updates_consent_is_imported_separately_from_marketing(session: Se
     # A sheet without the column changes nothing.
     import_customers(session, write(tmp_path, "3.csv", CUSTOMER_HEADER, "N2,Bo,Lee,bo@example.com,,,,yes"))
     assert customer(session, "N2").order_updates_opt_in is None
+
+
+def test_a_reimported_sheet_that_ships_an_order_makes_one_notice(session: Session, tmp_path: Path) -> None:
+    from crm.models import Notice
+
+    make_customer(session, external_id="SH1")
+    paid = "5101,SH1,2026-05-01,paid,1x Mug,10.00,,,,,"
+    shipped = "5101,SH1,2026-05-01,shipped,1x Mug,10.00,,Royal Mail,RM55,2026-05-02,"
+    import_orders(session, write(tmp_path, "1.csv", ORDER_HEADER, paid))
+    assert count(session, Notice) == 0  # a new order is no news
+    import_orders(session, write(tmp_path, "2.csv", ORDER_HEADER, shipped))
+    import_orders(session, write(tmp_path, "3.csv", ORDER_HEADER, shipped))  # the same sheet again
+    assert [n.kind for n in session.scalars(select(Notice))] == ["shipped"]
