@@ -29,7 +29,7 @@ INTENTS = frozenset(
         "place_order", "request_refund", "refund_status", "return_policy", "delivery_info",
         "change_shipping_address", "get_invoice", "payment_methods", "payment_issue",
         "account_help", "delete_account", "data_access", "newsletter", "request_human",
-        "complaint", "give_feedback", "recommend",
+        "complaint", "give_feedback", "recommend", "order_updates_stop", "order_updates_start",
     }
 )  # fmt: skip
 ENTITIES = frozenset({"order_number", "email", "phone", "product", "rating"})
