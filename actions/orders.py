@@ -25,8 +25,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.common import crm_session, verified_customer
+from actions.common import crm_session, message_metadata, verified_customer
 from actions.identity import start_verification
+from actions.order_updates import ask_once
 from actions.shop_info import join_words, money
 from actions.shop_requests import (
     ADDRESS_REQUESTED,
@@ -182,8 +183,11 @@ class Turn:
         return [o for o in recent if keep(o)]
 
     def mentioned_order_number(self) -> str | None:
-        """The order number in this message, else the one the conversation is about."""
+        """The order number in this message, else the order notice it answers
+        (the gateway says which), else the one the conversation is about."""
         value: Any = next(self.tracker.get_latest_entity_values("order_number"), None)
+        if value is None:
+            value = message_metadata(self.tracker).get("order_in_context")
         if value is None:
             value = self.tracker.get_slot("order_number")
         if isinstance(value, list):
@@ -291,6 +295,7 @@ class ActionOrderStatus(OrderAction):
         if order is None:
             return _reset()
         turn.say(done(status_text(order) + waiting_for_shop(turn.session, order)))
+        ask_once(turn.dispatcher, turn.session, turn.tracker, customer=turn.customer, order=order)
         return _resolved(self.intent, order)
 
 

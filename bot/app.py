@@ -7,6 +7,7 @@ and takes them down again in reverse.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -26,6 +27,8 @@ from bot.handoff import StaffAlerts, TelegramStaffAlerts
 from bot.locks import LocalTurnGuard, RedisTurnGuard, TurnGuard
 from bot.logs import configure_logging
 from bot.metrics import Metrics
+from bot import notices
+from bot.notices import NoticeSender
 from bot.middleware import RequestContextMiddleware
 from bot.rasa import RasaClient
 from bot.identity import IdentityPolicy
@@ -240,7 +243,27 @@ async def _start(
     service.turns.start()
     state = GatewayState(settings=settings, metrics=metrics, http=http, service=service)
     shop = ShopInbox(sessionmaker=db, service=service)
+    if settings.notices_enabled:
+        _start_notices(settings, stack, NoticeSender(
+            sessionmaker=db,
+            service=service,
+            metrics=metrics,
+            channels=service.channel_names,
+            max_attempts=settings.notices_max_attempts,
+        ))
     return {"gateway": state, "staff": staff, "widget": web, "sms": texts, "telegram": chats, "shop": shop}
+
+
+def _start_notices(settings: GatewaySettings, stack: AsyncExitStack, sender: NoticeSender) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(notices.serve(sender, poll_seconds=settings.notices_poll_seconds, stop=stop))
+
+    async def _stop() -> None:
+        stop.set()
+        await task
+
+    # Stops before the conversation service drains: no notice starts on a closing gateway.
+    stack.push_async_callback(_stop)
 
 
 async def _staff_alerts(settings: GatewaySettings, stack: AsyncExitStack) -> StaffAlerts | None:

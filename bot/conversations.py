@@ -160,6 +160,9 @@ class ConversationService:
     def register_channel(self, channel: Channel) -> None:
         self._channels[channel.name] = channel
 
+    def channel_names(self) -> set[str]:
+        return set(self._channels)
+
     # -- conversations ---------------------------------------------------------
 
     async def find_conversation(
@@ -301,7 +304,7 @@ class ConversationService:
         return outbound
 
     async def notify(self, *, conversation_id: str, text: str, data: dict[str, Any]) -> bool:
-        """A message from the shop (a request settled), stored and sent on the customer's channel.
+        """A message from the shop (a request settled, an order notice), stored and sent on the customer's channel.
 
         False when the conversation is gone (erased); DeliveryFailed when stored but not sent.
         """
@@ -480,6 +483,8 @@ class ConversationService:
                     await on_stored(self._receipt(inbound, None))
                 return Outcome.duplicate
             self._metrics.messages.labels(inbound.channel, "in").inc()
+            if claim.notice_order is not None:
+                self._metrics.notices.labels("replied", "", inbound.channel).inc()
             await self._publish(
                 staff_conversation_key(inbound.conversation_id),
                 {
@@ -501,7 +506,7 @@ class ConversationService:
                     return Outcome.rejected
                 self.turns.in_flight.add(claim.message_id)
                 await turn.wait()
-                return await self.turns.run(inbound, claim.message_id)
+                return await self.turns.run(inbound, claim.message_id, notice_order=claim.notice_order)
             finally:
                 self.turns.in_flight.discard(claim.message_id)
                 if turn is not None:
@@ -520,7 +525,9 @@ class ConversationService:
             logger.info("resent message taken up again", extra={"message_id": claim.message_id})
         return claim
 
-    async def _take_turn(self, inbound: InboundMessage, *, message_id: int | None = None) -> Outcome:
+    async def _take_turn(
+        self, inbound: InboundMessage, *, message_id: int | None = None, notice_order: str | None = None
+    ) -> Outcome:
         context = await self._db(store.turn_context, conversation_id=inbound.conversation_id)
         conversation = context.conversation
         self.turns.remember(conversation)
@@ -548,11 +555,13 @@ class ConversationService:
             channel=conversation.channel,
             customer_id=conversation.customer_external_id,
             locale=conversation.locale,
-            # Verification limits count per client: the widget's IP, else the chat or number replies go to.
             extra={
+                # Verification limits count per client: the widget's IP, else the chat or number replies go to.
                 "client": client_fingerprint(
                     inbound.client_address or f"{conversation.channel}:{conversation.address}"
-                )
+                ),
+                # An answer to an order notice ("where is it now?") is about that order.
+                **({"order_in_context": notice_order} if notice_order else {}),
             },
         )
         saved: store.SavedReplies | None = None

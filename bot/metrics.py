@@ -41,6 +41,13 @@ class Metrics:
             ["channel"],
             registry=self.registry,
         )
+        self.notices = Counter(
+            "gateway_notices",
+            "Order notices the shop sent first, by outcome (sent, deferred, suppressed, failed, dead, "
+            "replied), reason (no_consent, quiet_hours, cap, merged, no_channel) and channel.",
+            ["outcome", "reason", "channel"],
+            registry=self.registry,
+        )
         self.rate_limited = Counter(
             "gateway_rate_limited",
             "Frames or connections refused by a rate limit, by scope (session, ip, connect).",

@@ -101,7 +101,7 @@ class TurnKeeper:
             self._refs.pop(next(iter(self._refs)))
         self._refs[conversation.id] = conversation
 
-    async def run(self, inbound: InboundMessage, message_id: int) -> Outcome:
+    async def run(self, inbound: InboundMessage, message_id: int, *, notice_order: str | None = None) -> Outcome:
         """One customer turn (the caller holds the conversation's place in line)."""
         from bot.conversations import Outcome
 
@@ -113,7 +113,7 @@ class TurnKeeper:
             try:
                 async with service._guard.hold(conversation_id):
                     await service._db(turns.mark, message_id=message_id, state=TurnState.processing)
-                    outcome = await service._take_turn(inbound, message_id=message_id)
+                    outcome = await service._take_turn(inbound, message_id=message_id, notice_order=notice_order)
             except TurnUnavailable:
                 logger.warning("conversation lock busy; assistant not asked")
                 outcome = await service._fail(conversation_id, "lock")

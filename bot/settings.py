@@ -109,6 +109,10 @@ class GatewaySettings(BaseSettings):
     shop_requests_webhook_url: str = ""
     shop_requests_webhook_secret: SecretStr = SecretStr("")
     shop_requests_max_attempts: int = Field(default=8, gt=0, le=50)
+    # Order notices (shipped, late, refunded) the gateway sends to customers who opted in.
+    notices_enabled: bool = True
+    notices_poll_seconds: float = Field(default=5.0, gt=0, le=300)
+    notices_max_attempts: int = Field(default=6, gt=0, le=50)
 
     max_message_chars: int = Field(default=2000, gt=0)
     max_ws_frame_bytes: int = Field(default=16 * 1024, gt=0)

@@ -30,7 +30,7 @@ from crm.models import (
     StaffUser,
     TurnState,
 )
-from crm.services import customers
+from crm.services import customers, notices
 from crm.services.audit import audit
 
 HELD_STATES = frozenset({ConversationState.queued, ConversationState.assigned})
@@ -48,6 +48,8 @@ class Claim:
     text: str
     created_at: datetime
     rejection: str | None  # "bad_payload": stored, but not for the assistant
+    # The order of the notice this message answers (the shop spoke first), if any.
+    notice_order: str | None = None
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,14 @@ def claim_inbound(session: Session, *, inbound: InboundMessage) -> Claim | None:
             raise  # some other constraint (an unknown conversation): not a duplicate
         return None
     _touch(session, inbound.conversation_id)
-    return Claim(message_id=message.id, text=text, created_at=as_utc(message.created_at), rejection=rejection)
+    answered = notices.mark_replied(session, conversation_id=inbound.conversation_id)
+    return Claim(
+        message_id=message.id,
+        text=text,
+        created_at=as_utc(message.created_at),
+        rejection=rejection,
+        notice_order=answered.order.number if answered is not None and answered.order is not None else None,
+    )
 
 
 def turn_context(session: Session, *, conversation_id: str) -> TurnContext:

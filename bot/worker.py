@@ -1,4 +1,6 @@
-"""`python -m bot worker`: delivers the outbox (signed webhooks to the shop) and purges old events.
+"""`python -m bot worker`: delivers the outbox (signed webhooks to the shop), purges old
+events, and looks for parcels with no news for days (a "delayed" order notice, which
+the gateway then sends).
 
 Everything it does lives in the database, so it survives restarts: a message
 in flight when the worker stops is due again when its lease runs out.
@@ -21,7 +23,7 @@ from bot.shop.signatures import sign
 from crm.clock import utcnow
 from crm.db import make_engine
 from crm.models import OutboxMessage
-from crm.services import outbox
+from crm.services import notices, outbox
 from crm.services.shop_sync import purge_events
 
 logger = logging.getLogger(__name__)
@@ -138,6 +140,7 @@ async def serve(settings: GatewaySettings, *, poll_seconds: float = 1.0, stop: a
                 if utcnow() - last_purge >= PURGE_EVERY:
                     last_purge = utcnow()
                     await asyncio.to_thread(_purge, db)
+                    await asyncio.to_thread(_find_stuck, db)
                 try:
                     await asyncio.wait_for(stop.wait(), poll_seconds)
                 except TimeoutError:
@@ -150,7 +153,15 @@ async def serve(settings: GatewaySettings, *, poll_seconds: float = 1.0, stop: a
 
 def _purge(db: sessionmaker[Session]) -> None:
     with db() as session:
-        removed = purge_events(session) + outbox.purge_sent(session)
+        removed = purge_events(session) + outbox.purge_sent(session) + notices.purge_settled(session)
         session.commit()
     if removed:
         logger.info("old shop events and delivered webhooks purged", extra={"count": removed})
+
+
+def _find_stuck(db: sessionmaker[Session]) -> None:
+    with db() as session:
+        made = notices.enqueue_stuck(session, settings=notices.notification_settings())
+        session.commit()
+    if made:
+        logger.info("delayed parcels found", extra={"count": made})

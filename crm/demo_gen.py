@@ -278,7 +278,8 @@ def build_demo_csv() -> tuple[str, str]:
     generator = _Generator()
     customers = io.StringIO()
     writer = csv.writer(customers, lineterminator="\n")
-    writer.writerow(CUSTOMER_COLUMNS)
+    # The demo's customers were never asked about order notices: that column stays out.
+    writer.writerow([c for c in CUSTOMER_COLUMNS if c != "order_updates_opt_in"])
     for index, customer in enumerate(CUSTOMERS, start=1):
         marketing = customer.marketing if customer.marketing is not None else generator.rng.random() < 0.5
         writer.writerow(

@@ -23,6 +23,7 @@ CUSTOMER_COLUMNS = (
     "telegram_user_id",
     "locale",
     "marketing_opt_in",
+    "order_updates_opt_in",
 )
 ORDER_COLUMNS = (
     "order_number",
@@ -62,6 +63,18 @@ class CustomerRow:
     telegram_user_id: str | None
     locale: str | None
     marketing_opt_in: bool | None
+    # Order notices (shipped, late, refunded), separate from marketing. None: not asked.
+    order_updates_opt_in: bool | None = None
+
+
+def _yes_no(row: dict[str, str], column: str, problems: list[str]) -> bool | None:
+    if not row[column]:
+        return None
+    answer = row[column].lower()
+    if answer in _YES or answer in _NO:
+        return answer in _YES
+    problems.append(f'bad {column} "{row[column]}" (expected yes or no)')
+    return None
 
 
 def parse_customer(row: dict[str, str], *, default_region: str) -> CustomerRow | list[str]:
@@ -90,6 +103,7 @@ def parse_customer(row: dict[str, str], *, default_region: str) -> CustomerRow |
             opt_in = answer in _YES
         else:
             problems.append(f'bad marketing_opt_in "{row["marketing_opt_in"]}" (expected yes or no)')
+    order_updates = _yes_no(row, "order_updates_opt_in", problems)
     if problems:
         return problems
     return CustomerRow(
@@ -101,6 +115,7 @@ def parse_customer(row: dict[str, str], *, default_region: str) -> CustomerRow |
         telegram_user_id=telegram or None,
         locale=locale.replace("_", "-") if locale else None,
         marketing_opt_in=opt_in,
+        order_updates_opt_in=order_updates,
     )
 
 

@@ -1,7 +1,7 @@
 """CSV import of customers and orders, the way small shops keep them.
 
 customers.csv: customer_id, first_name, last_name, email, phone,
-               telegram_user_id, locale, marketing_opt_in
+               telegram_user_id, locale, marketing_opt_in, order_updates_opt_in
 orders.csv:    order_number, customer_id, placed_at, status, items, total,
                currency, carrier, tracking_number, shipped_at, delivered_at
 
@@ -17,8 +17,8 @@ Rules, so that importing the same sheet again is always safe:
   (case-insensitive), telegram_user_id as a linked Telegram identity.
 - A blank optional cell leaves what is stored unchanged; identities are added,
   never removed.
-- A marketing choice the customer made themselves (in chat) is newer than the
-  sheet and is kept; so is a cancellation made in chat. Both give a warning.
+- A marketing or order-updates choice the customer made themselves (in chat,
+  by SMS) is newer than the sheet and is kept; so is a cancellation made in chat. Both give a warning.
 - A customer who was erased is not brought back: their rows are rejected.
 - A bad row is rejected with its file, line and reason; the rest is imported.
   Nothing is committed here: the caller's unit of work commits.
@@ -47,6 +47,8 @@ from crm.import_rows import (
     parse_order,
 )
 from crm.models import AuditEntry, ChannelIdentity, Consent, Customer, Order, OrderLine, OrderStatus, Product
+from crm.services import notices
+from crm.services.notices import CONSENT_KIND
 from crm.services.audit import audit
 from crm.services.customers import erased_tag
 from crm.shop import load_shop_profile
@@ -200,6 +202,18 @@ def _apply_customer(session: Session, row: CustomerRow, line: int, report: Impor
             customer.marketing_opt_in = row.marketing_opt_in
             customer.consents.append(Consent(kind="marketing", granted=row.marketing_opt_in, source="import"))
             changed = True
+    if row.order_updates_opt_in is not None and row.order_updates_opt_in != customer.order_updates_opt_in:
+        own = None if created else _latest_own_choice(session, customer, CONSENT_KIND)
+        if own is not None:
+            report.warn(
+                line,
+                f"order_updates_opt_in left as {'yes' if customer.order_updates_opt_in else 'no'}: "
+                f"the customer chose that themselves (via {own.source})",
+            )
+        else:
+            customer.order_updates_opt_in = row.order_updates_opt_in
+            customer.consents.append(Consent(kind=CONSENT_KIND, granted=row.order_updates_opt_in, source="import"))
+            changed = True
     if row.telegram_user_id and not any(
         i.channel == "telegram" and i.external_user_id == row.telegram_user_id for i in customer.identities
     ):
@@ -210,10 +224,14 @@ def _apply_customer(session: Session, row: CustomerRow, line: int, report: Impor
 
 
 def _latest_own_marketing_choice(session: Session, customer: Customer) -> Consent | None:
-    """The latest marketing consent record, if the customer made it (not an import)."""
+    return _latest_own_choice(session, customer, "marketing")
+
+
+def _latest_own_choice(session: Session, customer: Customer, kind: str) -> Consent | None:
+    """The latest consent record of this kind, if the customer made it (not an import)."""
     latest = session.scalars(
         select(Consent)
-        .where(Consent.customer_id == customer.id, Consent.kind == "marketing")
+        .where(Consent.customer_id == customer.id, Consent.kind == kind)
         .order_by(Consent.created_at.desc(), Consent.id.desc())
         .limit(1)
     ).first()
@@ -309,6 +327,8 @@ def _apply_order(
     currency = row.currency or default_currency
     order = session.scalars(select(Order).where(Order.number == row.number)).first()
     created = order is None
+    # A re-imported sheet that ships an order tells the customer, as a platform update would.
+    was = notices.snapshot(order)
     if order is None:
         order = Order(number=row.number, customer=customer, status=row.status, total=row.total, placed_at=row.placed_at)
         session.add(order)
@@ -350,6 +370,11 @@ def _apply_order(
         order.lines.extend(OrderLine(product=product, quantity=quantity) for product, _, quantity in resolved)
         changed = True
     session.flush()
+    if changed:
+        notices.notices_for_change(
+            session, before=was, order=order, shipment_status=None, tracking_url=None, refunded=False,
+            settings=notices.notification_settings(),
+        )
     report.count(created=created, changed=changed)
 
 

@@ -116,6 +116,8 @@ class Customer(Base):
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     # Created by the demo seed: the only customers demo sign-in may ever act as.
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # Order notices (shipped, late, refunded): None = never asked, so never sent.
+    order_updates_opt_in: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # When the shop platform last changed it (see Order.source_updated_at).
@@ -515,6 +517,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
 class VerificationFailure(Base):
     """One failed in-chat verification, counted against a key: a keyed hash of
     the order number, the e-mail or the client address (never the value), or a
@@ -535,3 +539,50 @@ class TelegramLinkClaim(Base):
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class NoticeStatus(str, enum.Enum):
+    pending = "pending"  # due at due_at (deferred ones wait here too)
+    sent = "sent"
+    suppressed = "suppressed"  # no consent, no channel, or merged into another
+    dead = "dead"  # every attempt failed: staff see it
+
+
+class Notice(Base):
+    """A message the shop sends first (an order shipped, is late, was refunded).
+
+    The unique dedupe key (event and customer) is the claim that makes a
+    redelivered webhook or a restarted worker never send the same notice twice.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # shipped, out_for_delivery, delivered, delayed, refunded
+    status: Mapped[NoticeStatus] = mapped_column(_enum(NoticeStatus), default=NoticeStatus.pending)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A sender holds it until then; a crashed sender's notices are due again after.
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Why it was suppressed or last failed: "no_consent", "cap", "merged", "HTTP 500".
+    reason: Mapped[str | None] = mapped_column(String(300))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    conversation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
+    text: Mapped[str | None] = mapped_column(Text)
+    # What the template needs beyond the order (tracking link, refund amount).
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Which notice this one was merged into, when several changes came close together.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="SET NULL"))
+    deferred: Mapped[bool] = mapped_column(Boolean, default=False)
+    replied_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    order: Mapped[Order | None] = relationship()
+    customer: Mapped[Customer] = relationship()

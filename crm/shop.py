@@ -125,6 +125,54 @@ class Payment(_Strict):
     issue_advice: str
 
 
+DEFAULT_TEMPLATES: dict[str, str] = {
+    "shipped": "Good news: your order #{number} ({items}) is on its way with {carrier}. "
+    "Tracking number {tracking_number}: {tracking_link}",
+    "out_for_delivery": "Your order #{number} ({items}) is out for delivery today with {carrier}.",
+    "delivered": "Your order #{number} ({items}) has been delivered. Enjoy it!",
+    "delayed": "Your order #{number} ({items}) is taking longer than it should: {carrier} has had no news "
+    "of it for {days} days. We're looking into it; reply here if you'd like help.",
+    "refunded": "The refund for your order #{number} has gone through. It can take a few days to show.",
+}
+
+
+class Notifications(_Strict):
+    """Order notices the shop sends first: when, how often, and in which words."""
+
+    # "21:00-08:00" in the customer's time zone; "" turns quiet hours off.
+    quiet_hours: str = "21:00-08:00"
+    daily_cap: int = Field(default=3, ge=1)
+    # Changes closer together than this become one message.
+    merge_minutes: int = Field(default=10, ge=0)
+    # A parcel with no news from the carrier for this many days is "delayed".
+    stuck_after_days: int = Field(default=5, ge=1)
+    # {tracking_number} is replaced; used when the platform sends no tracking link.
+    tracking_urls: dict[str, str] = Field(default_factory=dict)
+    templates: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_range(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError('quiet_hours must look like "21:00-08:00", or be empty')
+        return value
+
+    @field_validator("templates")
+    @classmethod
+    def _all_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(DEFAULT_TEMPLATES)
+        if unknown:
+            raise ValueError(f"unknown notice templates: {sorted(unknown)}")
+        return {**DEFAULT_TEMPLATES, **value}
+
+    def quiet_range(self) -> tuple[time, time] | None:
+        if not self.quiet_hours:
+            return None
+        start, end = self.quiet_hours.split("-")
+        return time.fromisoformat(start), time.fromisoformat(end)
+
+
 class ShopProfile(_Strict):
     name: str
     tagline: str = ""
@@ -138,6 +186,7 @@ class ShopProfile(_Strict):
     account_help: str
     how_to_order: str
     newsletter: str
+    notifications: Notifications = Field(default_factory=Notifications)
 
     def is_open(self, now: datetime) -> bool:
         """Whether the team is in right now. Naive datetimes are taken as UTC."""

@@ -23,7 +23,7 @@ from bot.routers.staff import (
 )
 from bot.shop.inbox import ShopInbox
 from crm.models import ShopRequest, ShopRequestStatus
-from crm.services import outbox
+from crm.services import notices, outbox
 from crm.services.shop_requests import RequestClosed, pending_requests
 
 router = APIRouter()
@@ -62,10 +62,17 @@ def task_view(session: Session) -> dict[str, Any]:
          "error": m.last_error, "created_at": m.created_at}
         for m in outbox.dead_letters(session)
     ]
+    undelivered = [
+        {"id": n.id, "kind": n.kind, "order": n.order.number if n.order else None,
+         "customer": n.customer.external_id, "channel": n.channel, "attempts": n.attempts, "error": n.reason,
+         "created_at": n.created_at}
+        for n in notices.undeliverable(session)
+    ]
     return {
         "pending": [_row(r) for r in pending_requests(session)],
         "settled": [_row(r) for r in settled],
         "dead": dead,
+        "dead_notices": undelivered,
     }
 
 
@@ -129,4 +136,22 @@ async def retry_dead_letter(request: Request, message_id: int) -> Response:
         return _refused(request, Refusal(404, "That webhook is not in the dead letters."), principal)
     if _wants_json(request):
         return JSONResponse({"id": message_id, "status": "pending"}, headers=_headers())
+    return RedirectResponse("/staff/requests?done=retrying", status_code=303)
+
+
+@router.post("/staff/notices/{notice_id}/retry")
+async def retry_notice(request: Request, notice_id: int) -> Response:
+    """An order notice that could not be delivered, sent again (consent and quiet hours still apply)."""
+    try:
+        principal, _ = await _signed_in_post(request)
+    except Refusal as refusal:
+        return _refused(request, refusal)
+
+    def work(session: Session) -> bool:
+        return notices.retry(session, notice_id=notice_id, actor=principal.actor) is not None
+
+    if not await _ctx(request).db(work):
+        return _refused(request, Refusal(404, "That notice is not among the undelivered ones."), principal)
+    if _wants_json(request):
+        return JSONResponse({"id": notice_id, "status": "pending"}, headers=_headers())
     return RedirectResponse("/staff/requests?done=retrying", status_code=303)

@@ -26,6 +26,8 @@ class CustomerIn(_Body):
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
+    # Order notices (not marketing), as the shop's own checkout asked: absent = keep.
+    order_updates_opt_in: bool | None = None
 
     def update(self, external_id: str) -> CustomerUpdate:
         return CustomerUpdate(
@@ -35,6 +37,7 @@ class CustomerIn(_Body):
             first_name=self.first_name,
             last_name=self.last_name,
             phone=normalize_phone(self.phone),
+            order_updates_opt_in=self.order_updates_opt_in,
         )
 
 

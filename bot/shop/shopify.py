@@ -126,13 +126,15 @@ def order(body: dict[str, Any], *, triggered_at: datetime | None = None) -> Orde
     status = OrderStatus.placed
     if body.get("financial_status") in ("paid", "partially_refunded", "refunded", "partially_paid"):
         status = OrderStatus.paid
-    carrier = tracking = None
+    carrier = tracking = shipment_status = tracking_url = None
     shipped_at = delivered_at = None
     if parcel is not None:
         status = OrderStatus.shipped
         carrier = c.text(parcel.get("tracking_company"), field="tracking_company", limit=50)
         tracking = c.text(parcel.get("tracking_number"), field="tracking_number", limit=64)
         shipped_at = c.timestamp(parcel.get("created_at"), field="fulfillments.created_at")
+        shipment_status = c.text(parcel.get("shipment_status"), field="shipment_status", limit=40)
+        tracking_url = c.text(parcel.get("tracking_url"), field="tracking_url", limit=500)
         if parcel.get("shipment_status") == "delivered":
             status = OrderStatus.delivered
             delivered_at = c.timestamp(parcel.get("updated_at"), field="fulfillments.updated_at")
@@ -156,6 +158,8 @@ def order(body: dict[str, Any], *, triggered_at: datetime | None = None) -> Orde
         shipping_address=_address(body.get("shipping_address")),
         refunded=body.get("financial_status") == "refunded",
         fully_refunded=body.get("financial_status") == "refunded",
+        shipment_status=shipment_status,
+        tracking_url=tracking_url,
     )
 
 
@@ -181,6 +185,8 @@ def fulfillment(body: dict[str, Any], *, triggered_at: datetime | None = None) -
         shipped_at=c.timestamp(body.get("created_at"), field="created_at"),
         delivered_at=updated_at if delivered else None,
         forward_only=True,
+        shipment_status=c.text(body.get("shipment_status"), field="shipment_status", limit=40),
+        tracking_url=c.text(body.get("tracking_url"), field="tracking_url", limit=500),
     )
 
 

@@ -88,6 +88,8 @@ class CustomerCard:
     orders: list[dict[str, Any]]
     feedback: list[dict[str, Any]]
     conversations: int
+    # Order notices: None = never asked (nothing is sent).
+    order_updates_opt_in: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,7 @@ def customer_card(session: Session, *, customer: Customer) -> CustomerCard:
         phone=customer.phone,
         segment=customer_segment(session, customer=customer),
         marketing_opt_in=customer.marketing_opt_in,
+        order_updates_opt_in=customer.order_updates_opt_in,
         consents=[(c.kind, c.granted, c.source, as_utc(c.created_at)) for c in consents],
         orders=[
             {

@@ -36,6 +36,7 @@ from crm.models import (
     ReturnStatus,
     ShopEvent,
 )
+from crm.services import notices
 from crm.services.audit import audit
 from crm.services.customers import erased_tag
 from crm.services.shop_requests import settle_from_order
@@ -67,6 +68,9 @@ class CustomerUpdate:
     last_name: str | None = None
     phone: str | None = None
     marketing_opt_in: bool | None = None
+    # Consent to order notices where the platform asks for it (the JSON API);
+    # Shopify's and WooCommerce's marketing flags are not this.
+    order_updates_opt_in: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,10 @@ class OrderUpdate:
     forward_only: bool = False
     # The platform deleted the order (WooCommerce order.deleted).
     deleted: bool = False
+    # The carrier's word on the parcel (Shopify shipment_status: in_transit,
+    # out_for_delivery, delivered, failure...) and the link to follow it.
+    shipment_status: str | None = None
+    tracking_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -248,7 +256,10 @@ def apply_customer_update(session: Session, *, update: CustomerUpdate, source: s
     existing = _find_customer(session, update)
     if existing is not None and _is_older(update.updated_at, existing.source_updated_at):
         return SyncResult("stale", subject=subject)
-    _upsert_customer(session, update)
+    customer = _upsert_customer(session, update)
+    if update.order_updates_opt_in is not None:
+        session.flush()
+        notices.consent_from_platform(session, customer=customer, granted=update.order_updates_opt_in, source=source)
     return SyncResult("applied", subject=subject)
 
 
@@ -286,6 +297,7 @@ def apply_order_update(session: Session, *, update: OrderUpdate, source: str) ->
     if order is not None and not update.forward_only and _is_older(update.updated_at, order.source_updated_at):
         return SyncResult("stale", subject=subject, order=order)
     before = order.status if order is not None else None
+    was = notices.snapshot(order)
     if order is None:
         if update.deleted or update.forward_only or update.number is None:
             # A fulfilment or refund for an order never seen: the reconciliation brings it in.
@@ -331,6 +343,15 @@ def apply_order_update(session: Session, *, update: OrderUpdate, source: str) ->
         order.source_updated_at = update.updated_at
     session.flush()
     settled = settle_from_order(session, order=order, update=update, actor=f"platform:{source}")
+    notices.notices_for_change(
+        session,
+        before=was,
+        order=order,
+        shipment_status=update.shipment_status,
+        tracking_url=update.tracking_url,
+        refunded=update.refunded,
+        settings=notices.notification_settings(),
+    )
     return SyncResult("applied", subject=f"order:{order.number}", order=order, settled=settled)
 
 

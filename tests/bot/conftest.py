@@ -299,6 +299,8 @@ def gateway_settings(db_url: str, **overrides: Any) -> GatewaySettings:
         "widget_identity_secret": IDENTITY_SECRET,
         "rasa_timeout_seconds": 2.0,
         "health_timeout_seconds": 1.0,
+        # Tests that want the order-notice sender turn it on (tests/bot/test_notices_gateway.py).
+        "notices_enabled": False,
     }
     values.update(overrides)
     return GatewaySettings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -163,3 +163,25 @@ async def test_the_task_list_needs_a_signed_in_staff_member(gateway: Gateway) ->
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         assert (await http.get("/staff/requests")).status_code == 303
         assert (await http.post("/staff/requests/Q-X/accept")).status_code == 401
+
+
+async def test_undelivered_order_notices_are_listed_and_sent_again(
+    gateway: Gateway, staff: StaffClient, db: sessionmaker[Session]
+) -> None:
+    from crm.models import Notice, NoticeStatus, OrderStatus
+    from crm.services import notices
+
+    with db() as session:
+        customer = make_customer(session, external_id="DN1")
+        order = make_order(session, customer=customer, number="9301", status=OrderStatus.shipped)
+        notice = notices.enqueue(session, order=order, kind="shipped")
+        assert notice is not None
+        notice.status, notice.attempts, notice.reason = NoticeStatus.dead, 6, "HTTP 502"
+        session.commit()
+        notice_id = notice.id
+    page = html.unescape((await staff.get("/staff/requests")).text)
+    assert re.search(r"shipped</td>\s*<td>#9301</td>\s*<td>DN1</td>\s*<td>6</td>\s*<td>HTTP 502", page)
+    assert (await staff.post(f"/staff/notices/{notice_id}/retry")).json() == {"id": notice_id, "status": "pending"}
+    assert (await staff.post(f"/staff/notices/{notice_id}/retry")).status_code == 404
+    with db() as session:
+        assert session.get(Notice, notice_id).status == NoticeStatus.pending  # type: ignore[union-attr]

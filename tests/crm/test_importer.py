@@ -305,7 +305,7 @@ def test_file_level_problems_reject_the_file_with_a_reason(session: Session, tmp
     missing_column = write(tmp_path, "a.csv", "customer_id,last_name", "C1,Smith")
     report = import_customers(session, missing_column)
     assert [(p.line, p.reason) for p in report.rejected] == [
-        (0, f"missing column(s) first_name; expected a header like: {'customer_id,first_name,last_name,email,phone,telegram_user_id,locale,marketing_opt_in'}")
+        (0, f"missing column(s) first_name; expected a header like: {'customer_id,first_name,last_name,email,phone,telegram_user_id,locale,marketing_opt_in,order_updates_opt_in'}")
     ]
     latin1 = write(tmp_path, "b.csv", CUSTOMER_HEADER, "C1,José,García,,,,,", encoding="latin-1")
     assert 'line 2 is not UTF-8 text; save the file as "CSV UTF-8"' in import_customers(session, latin1).rejected[0].reason
@@ -399,3 +399,41 @@ def test_parse_items_reads_prices_at_the_last_at_sign() -> None:
 def test_parse_items_takes_linear_time_on_a_hostile_cell() -> None:
     # The old pattern (a lazy name, then optional "@ price") was quadratic in a cell's length.
     assert_linear(parse_items, [lambda n: "1x a" + " " * n + "b", lambda n: "1x" + " @" * (n // 2)] + ADVERSARIAL)
+NOTICES_HEADER = CUSTOMER_HEADER + ",order_updates_opt_in"
+
+
+def test_order_updates_consent_is_imported_separately_from_marketing(session: Session, tmp_path: Path) -> None:
+    from crm.services.notices import set_consent
+
+    report = import_customers(session, write(
+        tmp_path, "1.csv", NOTICES_HEADER,
+        "N1,Ann,Lee,ann@example.com,,,,no,true", "N2,Bo,Lee,bo@example.com,,,,yes,", "N3,Cy,Lee,cy@example.com,,,,,maybe"))
+    assert [(p.line, p.reason) for p in report.rejected] == [
+        (4, 'bad order_updates_opt_in "maybe" (expected yes or no)')]
+    ann, bo = customer(session, "N1"), customer(session, "N2")
+    assert (ann.order_updates_opt_in, ann.marketing_opt_in) == (True, False)
+    assert bo.order_updates_opt_in is None  # empty: never asked, so nothing is sent
+    assert [(c.kind, c.granted, c.source) for c in ann.consents if c.kind == "order_updates"] == [
+        ("order_updates", True, "import")]
+    # The customer's own "stop order updates" in chat beats the next import.
+    set_consent(session, customer=ann, granted=False, source="telegram")
+    report = import_customers(session, write(tmp_path, "2.csv", NOTICES_HEADER, "N1,Ann,Lee,ann@example.com,,,,no,true"))
+    assert ann.order_updates_opt_in is False
+    assert [w.reason for w in report.warnings] == [
+        "order_updates_opt_in left as no: the customer chose that themselves (via telegram)"]
+    # A sheet without the column changes nothing.
+    import_customers(session, write(tmp_path, "3.csv", CUSTOMER_HEADER, "N2,Bo,Lee,bo@example.com,,,,yes"))
+    assert customer(session, "N2").order_updates_opt_in is None
+
+
+def test_a_reimported_sheet_that_ships_an_order_makes_one_notice(session: Session, tmp_path: Path) -> None:
+    from crm.models import Notice
+
+    make_customer(session, external_id="SH1")
+    paid = "5101,SH1,2026-05-01,paid,1x Mug,10.00,,,,,"
+    shipped = "5101,SH1,2026-05-01,shipped,1x Mug,10.00,,Royal Mail,RM55,2026-05-02,"
+    import_orders(session, write(tmp_path, "1.csv", ORDER_HEADER, paid))
+    assert count(session, Notice) == 0  # a new order is no news
+    import_orders(session, write(tmp_path, "2.csv", ORDER_HEADER, shipped))
+    import_orders(session, write(tmp_path, "3.csv", ORDER_HEADER, shipped))  # the same sheet again
+    assert [n.kind for n in session.scalars(select(Notice))] == ["shipped"]

@@ -35,6 +35,7 @@ INTENTS = frozenset(
         "change_shipping_address", "get_invoice", "payment_methods", "payment_issue",
         "account_help", "delete_account", "data_access", "newsletter", "request_human",
         "complaint", "give_feedback", "recommend", "linked_accounts", "cancellation_fee",
+        "order_updates_stop", "order_updates_start",
     }
 )  # fmt: skip
 ENTITIES = frozenset({"order_number", "email", "phone", "product", "rating"})
