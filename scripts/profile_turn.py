@@ -181,7 +181,7 @@ def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: round(statistics.fmean(r.get(k, 0.0) for r in rows), 2) for k in keys}
 
 
-async def profile(model: Path, long_turns: int) -> dict[str, Any]:
+async def profile(model: Path, long_turns: int, compact_after: int | None) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="juniper-profile-"))
     proc, env = start_action_server(work)
     os.environ.update({k: env[k] for k in ("ACTION_ENDPOINT_URL", "ACTION_SERVER_TOKEN", "TRACKER_STORE_URL")})
@@ -195,6 +195,8 @@ async def profile(model: Path, long_turns: int) -> dict[str, Any]:
         started = time.perf_counter()
         agent = await load_agent(model_path=str(model), endpoints=endpoints)
         load_seconds = time.perf_counter() - started
+        if compact_after is not None:
+            agent.processor.tracker_store.compact_after = compact_after
         instrument_agent(agent, clock)
         await conversation(agent, clock, "warm-up", len(TEXTS))  # lazy loading, first predictions
         short = await conversation(agent, clock, "short", len(TEXTS))
@@ -207,6 +209,7 @@ async def profile(model: Path, long_turns: int) -> dict[str, Any]:
     first, last = mean_rows(long[:n]), mean_rows(long[-n:])
     return {
         "model": str(model),
+        "compact_after": agent.processor.tracker_store.compact_after,
         "model_load_s": round(load_seconds, 1),
         "short_conversation_ms": mean_rows(short),
         "long_first_cycle_ms": first,
@@ -230,16 +233,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "assistant.tar.gz")
     parser.add_argument("--long", type=int, default=200, help="messages in the long conversation")
+    parser.add_argument("--compact-after", type=int, help="tracker store: snapshot sessions longer than this (0 = never)")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "reports" / "profile_turn.json")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    # As `rasa run` does: debug logging of every state would dominate the profile.
-    from rasa.utils.common import configure_logging_and_warnings
-
-    configure_logging_and_warnings(logging.WARNING)
-    report = asyncio.run(profile(args.model, args.long))
+    # Debug logging of every dialogue state would dominate the profile.
+    logging.disable(logging.INFO)
+    compact = None if args.compact_after is None else (args.compact_after or 10**9)
+    report = asyncio.run(profile(args.model, args.long, compact))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print_table(report)
