@@ -184,11 +184,28 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             new_events = list(self._additional_events(session, tracker))
         erased = _erasure_request(new_events)
-        if not erased:
-            await super().save(tracker)
-            self._compact(tracker)
+        if erased:
+            self._erase(set(erased) | {tracker.sender_id})
             return
-        targets = set(erased) | {tracker.sender_id}
+        # Rasa's own save, without counting the stored events a second time.
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            for event in new_events:
+                data = event.as_dict()
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=data.get("parse_data", {}).get("intent", {}).get("name"),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()
+        self._compact(tracker)
+
+    def _erase(self, targets: set[str]) -> None:
         with self.session_scope() as session:
             deleted = (
                 session.query(self.SQLEvent)

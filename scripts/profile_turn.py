@@ -195,8 +195,10 @@ async def profile(model: Path, long_turns: int, compact_after: int | None) -> di
         started = time.perf_counter()
         agent = await load_agent(model_path=str(model), endpoints=endpoints)
         load_seconds = time.perf_counter() - started
+        # Rasa wraps the configured store in a FailSafeTrackerStore.
+        store = getattr(agent.processor.tracker_store, "_tracker_store", agent.processor.tracker_store)
         if compact_after is not None:
-            agent.processor.tracker_store.compact_after = compact_after
+            store.compact_after = compact_after
         instrument_agent(agent, clock)
         await conversation(agent, clock, "warm-up", len(TEXTS))  # lazy loading, first predictions
         short = await conversation(agent, clock, "short", len(TEXTS))
@@ -209,7 +211,7 @@ async def profile(model: Path, long_turns: int, compact_after: int | None) -> di
     first, last = mean_rows(long[:n]), mean_rows(long[-n:])
     return {
         "model": str(model),
-        "compact_after": agent.processor.tracker_store.compact_after,
+        "compact_after": store.compact_after,
         "model_load_s": round(load_seconds, 1),
         "short_conversation_ms": mean_rows(short),
         "long_first_cycle_ms": first,
@@ -240,6 +242,9 @@ def main() -> int:
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     # Debug logging of every dialogue state would dominate the profile.
     logging.disable(logging.INFO)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
     compact = None if args.compact_after is None else (args.compact_after or 10**9)
     report = asyncio.run(profile(args.model, args.long, compact))
     args.out.parent.mkdir(parents=True, exist_ok=True)
