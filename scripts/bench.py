@@ -348,7 +348,7 @@ async def ensure_default_bot() -> Path:
     version = subprocess.run([str(RASA_PY), "-c", "import rasa; print(rasa.__version__)"], capture_output=True, text=True, check=True).stdout.strip()
     directory = BENCH_DIR / f"default-{version}"
     if not list((directory / "models").glob("*.tar.gz")):
-        directory.parent.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)  # `rasa init --init-dir` wants it to exist
         print(f"building the default rasa init bot in {directory} (once)", file=sys.stderr)
         # The machine-wide training lock of scripts/train.sh: one training at a time.
         subprocess.run(
