@@ -49,7 +49,7 @@ def test_ratios_and_targets() -> None:
     assert the_ratios["stack_over_default_rasa_concurrent"] == 1.1
     assert the_ratios["rasa2_over_rasa1_concurrent"] == 1.4
     assert the_ratios["gateway_p50_over_rasa_p50_sequential"] == 1.2
-    report = build_report(date="d", machine="m", load="1 1 1", results=results, rss_mb={"rasa": 900.0, "rasa_second": 1100.0}, startup_s=14.0)
+    report = build_report(date="d", machine="m", load="1 1 1", results=results, rss_mb={"rasa": 900.0, "rasa_second": 1100.0, "rasa_default_bot": 500.0}, startup_s=14.0)
     targets = report["targets"]
     assert targets["stack >= 1.0x default bot msg/s at 20 concurrent"] is True
     assert targets["stack p95 <= 800 ms at 20 concurrent"] is False
@@ -59,6 +59,8 @@ def test_ratios_and_targets() -> None:
     assert targets["2 Rasa servers >= 1.5x one at 20 concurrent"] is False
     assert targets["start to first answer <= 15 s"] is True
     assert targets["Rasa <= 1.0 GB RSS"] is False  # the largest Rasa process counts
+    small = build_report(date="d", machine="m", load="", results=results, rss_mb={"rasa": 900.0, "rasa_default_bot": 1300.0}, startup_s=14.0)
+    assert small["targets"]["Rasa <= 1.0 GB RSS"] is True  # the default bot is not this project's Rasa
 
 
 def test_missing_runs_are_not_measured_not_passed() -> None:
