@@ -33,6 +33,7 @@ from bot.middleware import RequestContextMiddleware
 from bot.rasa import RasaClient
 from bot.identity import IdentityPolicy
 from bot.recovery import TurnPolicy
+from bot.rasa_pool import RasaPool
 from bot.ratelimit import RateLimiter
 from bot.routers import health
 from bot.routers import insights as insights_router
@@ -138,12 +139,7 @@ async def _start(
     stack.push_async_callback(fanout.aclose)
     service = ConversationService(
         sessionmaker=sessionmaker(engine, expire_on_commit=False),
-        rasa=RasaClient(
-            http,
-            base_url=settings.rasa_url,
-            token=settings.rasa_token.get_secret_value(),
-            timeout_seconds=settings.rasa_timeout_seconds,
-        ),
+        rasa=_rasa_client(http, settings),
         metrics=metrics,
         guard=guard,
         history_limit=settings.history_limit,
@@ -278,3 +274,16 @@ async def _staff_alerts(settings: GatewaySettings, stack: AsyncExitStack) -> Sta
     alerts = TelegramStaffAlerts(token=token, chat_id=chat_id, api_base_url=settings.telegram_api_base_url)
     stack.push_async_callback(alerts.aclose)
     return alerts
+
+
+def _rasa_client(http: httpx.AsyncClient, settings: GatewaySettings) -> RasaClient | RasaPool:
+    clients = [
+        RasaClient(
+            http,
+            base_url=url,
+            token=settings.rasa_token.get_secret_value(),
+            timeout_seconds=settings.rasa_timeout_seconds,
+        )
+        for url in settings.rasa_servers
+    ]
+    return clients[0] if len(clients) == 1 else RasaPool(clients)

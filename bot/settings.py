@@ -23,6 +23,10 @@ class GatewaySettings(BaseSettings):
     environment: Literal["development", "production"] = "development"
 
     rasa_url: str = "http://127.0.0.1:5005"
+    # Several Rasa servers sharing one tracker and lock store (RASA_SERVERS=N in
+    # the supervisor): comma-separated base URLs; conversations are spread over
+    # them (bot/rasa_pool.py). Empty: RASA_URL alone.
+    rasa_urls: str = ""
     rasa_token: SecretStr = SecretStr("")
     action_server_url: str = "http://127.0.0.1:5055"
     # Total time one Rasa turn may take before the customer gets the apology.
@@ -141,6 +145,12 @@ class GatewaySettings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def rasa_servers(self) -> list[str]:
+        """Every Rasa server's base URL, RASA_URL alone unless RASA_URLS lists several."""
+        urls = [url.strip().rstrip("/") for url in self.rasa_urls.split(",") if url.strip()]
+        return urls or [self.rasa_url]
 
     @field_validator("redis_url", "telegram_webhook_url")
     @classmethod

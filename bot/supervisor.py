@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from bot.supervision import Supervisor
+from bot import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = ROOT / "var" / "secrets.env"
@@ -86,6 +87,13 @@ class Stack:
     stopping: bool = False
     _pumps: list[asyncio.Task[None]] = field(default_factory=list)
     _env: dict[str, str] | None = None
+    # Ports of the second and later Rasa / action servers (RASA_SERVERS > 1).
+    _ports: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def port(self, kind: str, i: int) -> int:
+        if i == 0:
+            return self.rasa_port if kind == "rasa" else self.action_port
+        return self._ports.setdefault((kind, i), free_port())
 
     @property
     def gateway_url(self) -> str:
@@ -110,12 +118,17 @@ class Stack:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
         env.setdefault("PYTHONUNBUFFERED", "1")
+        count = scaled.server_count(env)
+        if count > 1:
+            scaled.check(env)
+            env.update(scaled.lock_store_env(env["REDIS_URL"]))
+            env["RASA_URLS"] = ",".join(f"http://127.0.0.1:{self.port('rasa', i)}" for i in range(count))
         return env
 
     def commands(self, env: Mapping[str, str]) -> dict[str, list[str]]:
         app_py = str(ROOT / ".venv" / "bin" / "python")
         rasa_py = str(ROOT / ".venv-rasa" / "bin" / "python")
-        return {
+        commands = {
             "actions": [app_py, "-m", "actions.server"],
             # The API token goes by environment (RASA_TOKEN), never on a command line `ps` shows.
             "rasa": [
@@ -129,6 +142,12 @@ class Stack:
             ],
             "worker": [app_py, "-m", "bot", "worker"],
         }
+        return scaled.expand(
+            commands,
+            count=scaled.server_count(env),
+            rasa_port=lambda i: self.port("rasa", i),
+            action_port=lambda i: self.port("actions", i),
+        )
 
     def health_urls(self) -> dict[str, str | None]:
         """Where each child says it is alive; None: judged by its exit alone."""
@@ -150,7 +169,8 @@ class Stack:
         env = self._env or self.child_env()
         cmd = self.commands(env)[name]
         proc = await asyncio.create_subprocess_exec(
-            *cmd, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+            *cmd, cwd=ROOT, env=scaled.process_env(name, env, action_port=lambda i: self.port("actions", i)),
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True,
         )
         self.processes[name] = proc
@@ -286,6 +306,11 @@ async def _main() -> int:
     )
     if not stack.model.exists():
         print(f"No trained model at {stack.model}: run `make train` first.", file=sys.stderr)
+        return 1
+    try:
+        stack.child_env()
+    except scaled.ScaledConfigError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,6 +1,10 @@
-"""Benchmark: the same short conversations (a) straight to Rasa's REST webhook
-and (b) through the gateway's WebSocket, sequentially and with 20 concurrent
-conversations, plus the time from starting the supervisor to the first answer.
+"""Benchmark: the same short conversations sent, in one run, to (a) a default
+`rasa init` bot with the same Rasa (built once, cached under var/bench/),
+(b) this project's Rasa webhook alone, with one and with two Rasa servers, and
+(c) the whole stack through the widget's WebSocket; sequentially, with 20
+concurrent conversations, and at a constant arrival rate of 20 messages per
+second for 30 s; plus the time from starting the supervisor to the first
+answer and the memory of every process.
 
     make bench            (or: .venv/bin/python scripts/bench.py --help)
 
@@ -17,7 +21,6 @@ import hmac
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.supervisor import Stack, free_port  # noqa: E402
+from scripts.bench_stats import Run, build_report, table, write_report  # noqa: E402
+
+RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
+BENCH_DIR = ROOT / "var" / "bench"
 
 # Short, realistic conversations; the verified ones carry the demo customer's
 # signed identity so actions read the CRM.
@@ -46,79 +53,101 @@ CONVERSATIONS: list[tuple[str | None, list[str]]] = [
 ]
 
 
-@dataclass
-class Run:
-    latencies: list[float] = field(default_factory=list)
-    messages: int = 0
-    seconds: float = 0.0
-    failures: int = 0
-
-    def summary(self) -> dict[str, float]:
-        lat = sorted(self.latencies)
-        pct = lambda p: lat[min(len(lat) - 1, int(round(p * (len(lat) - 1))))] * 1000 if lat else float("nan")  # noqa: E731
-        return {
-            "messages": self.messages,
-            "failures": self.failures,
-            "p50_ms": round(pct(0.50), 1),
-            "p95_ms": round(pct(0.95), 1),
-            "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else float("nan"),
-            "msgs_per_s": round(self.messages / self.seconds, 2) if self.seconds else 0.0,
-        }
-
-
 def signature(secret: str, customer_id: str, expires: int) -> str:
     return hmac.new(secret.encode(), f"{customer_id}:{expires}".encode(), hashlib.sha256).hexdigest()
 
 
-async def rasa_conversation(client: httpx.AsyncClient, stack: Stack, token: str, customer: str | None, texts: list[str], run: Run) -> None:
-    sender = uuid.uuid4().hex
-    for text in texts:
-        started = time.perf_counter()
-        response = await client.post(
-            f"{stack.rasa_url}/webhooks/gateway/webhook",
-            headers={"Authorization": f"Bearer {token}"},
-            json={"sender": sender, "message": text, "metadata": {"channel": "web", "customer_id": customer, "locale": "en"}},
+class HttpConversation:
+    """One conversation over a Rasa REST-style webhook (the project's channel or Rasa's `rest`)."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str, headers: dict[str, str], customer: str | None, project: bool) -> None:
+        self.client, self.url, self.headers, self.customer, self.project = client, url, headers, customer, project
+        self.sender = uuid.uuid4().hex
+
+    async def send(self, text: str) -> bool:
+        body: dict[str, Any] = {"sender": self.sender, "message": text}
+        if self.project:
+            body["metadata"] = {"channel": "web", "customer_id": self.customer, "locale": "en"}
+        response = await self.client.post(self.url, headers=self.headers, json=body)
+        # The default bot may rightly say nothing to a message it has no story for.
+        return response.status_code == 200 and (not self.project or bool(response.json()))
+
+    async def close(self) -> None:
+        pass
+
+
+class WidgetConversation:
+    """One conversation through the gateway's WebSocket, as the widget has it."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    @classmethod
+    async def open(cls, gateway_port: int, secret: str, customer: str | None) -> "WidgetConversation":
+        expires = int(time.time()) + 3600
+        query = (
+            f"customer_id={customer}&expires={expires}&signature={signature(secret, customer, expires)}"
+            if customer
+            else ""
         )
-        if response.status_code != 200 or not response.json():
-            run.failures += 1
-        run.latencies.append(time.perf_counter() - started)
-        run.messages += 1
+        ws = await websockets.connect(f"ws://127.0.0.1:{gateway_port}/ws/chat?{query}", max_size=2**20)
+        while json.loads(await ws.recv())["type"] != "history":  # session + history frames first
+            pass
+        return cls(ws)
 
-
-async def widget_conversation(stack: Stack, secret: str, customer: str | None, texts: list[str], run: Run) -> None:
-    expires = int(time.time()) + 3600
-    query = (
-        f"customer_id={customer}&expires={expires}&signature={signature(secret, customer, expires)}" if customer else ""
-    )
-    url = f"ws://127.0.0.1:{stack.gateway_port}/ws/chat?{query}"
-    async with websockets.connect(url, max_size=2**20) as ws:
-        # session + history frames first
+    async def send(self, text: str) -> bool:
+        await self.ws.send(json.dumps({"type": "message", "id": str(uuid.uuid4()), "text": text}))
+        answered = False
         while True:
-            frame = json.loads(await ws.recv())
-            if frame["type"] == "history":
-                break
-        for text in texts:
-            client_id = str(uuid.uuid4())
-            started = time.perf_counter()
-            await ws.send(json.dumps({"type": "message", "id": client_id, "text": text}))
-            answered = False
-            while True:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                if frame["type"] == "message" and frame.get("from") == "bot":
-                    answered = True
-                if frame["type"] == "message" and frame.get("from") == "system":
-                    run.failures += 1  # the gateway's apology: the assistant failed
-                    break
-                if frame["type"] == "typing" and frame["on"] is False and answered:
-                    break
-                if frame["type"] == "error":
-                    run.failures += 1
-                    break
-            run.latencies.append(time.perf_counter() - started)
-            run.messages += 1
+            frame = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
+            if frame["type"] == "message" and frame.get("from") == "bot":
+                answered = True
+            if frame["type"] == "message" and frame.get("from") == "system":
+                return False  # the gateway's apology: the assistant failed
+            if frame["type"] == "error":
+                return False
+            if frame["type"] == "typing" and frame["on"] is False and answered:
+                return True
+
+    async def close(self) -> None:
+        await self.ws.close()
 
 
-async def measure(kind: str, stack: Stack, env: dict[str, str], concurrency: int, rounds: int) -> Run:
+@dataclass
+class Target:
+    """Where a load goes: `kind` is default (rasa init bot), rasa (project's Rasa,
+    conversations spread over `urls`) or gateway (the whole stack)."""
+
+    kind: str
+    urls: list[str] = field(default_factory=list)
+    token: str = ""
+    gateway_port: int = 0
+    secret: str = ""
+    _opened: int = 0
+
+    async def open(self, client: httpx.AsyncClient, customer: str | None) -> Any:
+        self._opened += 1
+        if self.kind == "gateway":
+            return await WidgetConversation.open(self.gateway_port, self.secret, customer)
+        url = self.urls[self._opened % len(self.urls)]  # sticky: one server per conversation
+        if self.kind == "default":
+            return HttpConversation(client, f"{url}/webhooks/rest/webhook", {}, customer, project=False)
+        return HttpConversation(client, f"{url}/webhooks/gateway/webhook", {"Authorization": f"Bearer {self.token}"}, customer, project=True)
+
+
+async def _timed_send(conversation: Any, text: str, run: Run) -> None:
+    started = time.perf_counter()
+    try:
+        ok = await conversation.send(text)
+    except (httpx.HTTPError, OSError, TimeoutError, websockets.exceptions.WebSocketException):
+        ok = False
+    run.latencies.append(time.perf_counter() - started)
+    run.messages += 1
+    run.failures += not ok
+
+
+async def measure(target: Target, concurrency: int, rounds: int) -> Run:
+    """Closed loop: `concurrency` conversations at a time, each message sent when the last was answered."""
     run = Run()
     jobs = [CONVERSATIONS[i % len(CONVERSATIONS)] for i in range(concurrency * rounds)]
     semaphore = asyncio.Semaphore(concurrency)
@@ -127,14 +156,48 @@ async def measure(kind: str, stack: Stack, env: dict[str, str], concurrency: int
         async def one(job: tuple[str | None, list[str]]) -> None:
             async with semaphore:
                 customer, texts = job
-                if kind == "rasa":
-                    await rasa_conversation(client, stack, env["RASA_TOKEN"], customer, texts, run)
-                else:
-                    await widget_conversation(stack, env["WIDGET_IDENTITY_SECRET"], customer, texts, run)
+                conversation = await target.open(client, customer)
+                try:
+                    for text in texts:
+                        await _timed_send(conversation, text, run)
+                finally:
+                    await conversation.close()
 
         started = time.perf_counter()
         await asyncio.gather(*(one(job) for job in jobs))
         run.seconds = time.perf_counter() - started
+    return run
+
+
+async def measure_rate(target: Target, rate: float, seconds: float) -> Run:
+    """Open loop: a message arrives every 1/rate s whatever the answers do. Each
+    goes to a conversation waiting for its next message, or a new one; a
+    conversation ends after its texts. Latency: from the arrival to the answer."""
+    run = Run()
+    idle: list[tuple[Any, list[str]]] = []
+    tasks: list[asyncio.Task[None]] = []
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as client:
+
+        async def deliver(index: int) -> None:
+            if idle:
+                conversation, texts = idle.pop()
+            else:
+                customer, all_texts = CONVERSATIONS[index % len(CONVERSATIONS)]
+                conversation, texts = await target.open(client, customer), list(all_texts)
+            await _timed_send(conversation, texts.pop(0), run)
+            if texts:
+                idle.append((conversation, texts))
+            else:
+                await conversation.close()
+
+        started = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(deliver(i)))
+        await asyncio.gather(*tasks)
+        run.seconds = time.perf_counter() - started
+        for conversation, _ in idle:
+            await conversation.close()
     return run
 
 
@@ -192,6 +255,8 @@ async def main() -> int:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2, help="conversations per concurrent slot")
     parser.add_argument("--sequential", type=int, default=8, help="conversations in the sequential run")
+    parser.add_argument("--rate", type=float, default=20.0, help="messages per second in the constant-rate run")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the constant-rate run")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "reports" / "bench.json")
     args = parser.parse_args()
 
@@ -219,46 +284,121 @@ async def main() -> int:
     with session_scope(env["DATABASE_URL"]) as session:
         seed_demo(session)
 
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    default_dir = await ensure_default_bot()
     startup = await time_to_first_answer(env)
+    results: dict[str, Any] = {}
+    rss: dict[str, float] = {}
+
+    async def runs(target: Target, prefix: str, kinds: tuple[str, ...] = ("sequential", "concurrent", "rate20")) -> None:
+        await measure(target, 2, 1)  # warm-up: first predictions load lazily
+        if "sequential" in kinds:
+            results[f"{prefix}_sequential"] = (await measure(target, 1, args.sequential)).summary()
+        if "concurrent" in kinds:
+            results[f"{prefix}_concurrent"] = (await measure(target, args.concurrency, args.rounds)).summary()
+        if "rate20" in kinds:
+            results[f"{prefix}_rate20"] = (await measure_rate(target, args.rate, args.seconds)).summary()
+
+    # One server at a time, so no idle process competes for the two cores.
+    default_port = free_port()
+    default = await start_rasa_process(
+        [str(ROOT / ".venv-rasa" / "bin" / "rasa"), "run", "--model", "models", "-i", "127.0.0.1", "-p", str(default_port)],
+        cwd=default_dir, env=env, url=f"http://127.0.0.1:{default_port}", log=work / "default.log",
+    )
+    try:
+        await runs(Target("default", urls=[f"http://127.0.0.1:{default_port}"]), "default")
+        rss["rasa_default_bot"] = rss_mb(default.pid)
+    finally:
+        await stop_process(default)
 
     stack = Stack(env=env, rasa_port=free_port(), action_port=free_port(), gateway_port=free_port(), quiet=True, log_dir=work / "logs")
     await stack.start()
+    second = None
     try:
         await stack.wait_healthy(240)
-        # Warm-up: first predictions load lazily.
-        await measure("rasa", stack, env, 2, 1)
-        await measure("gateway", stack, env, 2, 1)
-        results: dict[str, Any] = {}
-        for label, concurrency, rounds in (("sequential", 1, args.sequential), ("concurrent", args.concurrency, args.rounds)):
-            for kind in ("rasa", "gateway"):
-                run = await measure(kind, stack, env, concurrency, rounds)
-                results[f"{kind}_{label}"] = run.summary()
-        rss = {name: rss_mb(proc.pid) for name, proc in stack.processes.items()}
+        token = env["RASA_TOKEN"]
+        await runs(Target("rasa", urls=[stack.rasa_url], token=token), "rasa")
+        await runs(Target("gateway", gateway_port=stack.gateway_port, secret=env["WIDGET_IDENTITY_SECRET"]), "gateway")
+        rss.update({name: rss_mb(proc.pid) for name, proc in stack.processes.items()})
+        # A second Rasa server of the project on the same tracker store, with
+        # conversations spread over both (what RASA_SERVERS=2 would run).
+        second_port = free_port()
+        command = stack.commands(stack.child_env())["rasa"]
+        command[command.index("-p") + 1] = str(second_port)
+        second_url = f"http://127.0.0.1:{second_port}"
+        second = await start_rasa_process(command, cwd=ROOT, env=stack.child_env(), url=second_url, log=work / "rasa2.log", token=token)
+        await runs(Target("rasa", urls=[stack.rasa_url, second_url], token=token), "rasa2", ("concurrent", "rate20"))
+        rss["rasa_second"] = rss_mb(second.pid)
     finally:
+        if second is not None:
+            await stop_process(second)
         await stack.stop()
 
-    seq_ratio = results["gateway_sequential"]["p50_ms"] / results["rasa_sequential"]["p50_ms"]
-    throughput_ratio = results["gateway_concurrent"]["msgs_per_s"] / results["rasa_concurrent"]["msgs_per_s"]
-    report = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} · {os.cpu_count()} cores · {platform.processor() or platform.machine()} · Python {platform.python_version()}",
-        "results": results,
-        "rss_mb": rss,
-        "startup_to_first_answer_s": round(startup, 1),
-        "ratios": {
-            "gateway_p50_over_rasa_p50_sequential": round(seq_ratio, 3),
-            "stack_msgs_per_s_over_rasa_concurrent": round(throughput_ratio, 2),
-        },
-        "targets": {
-            "gateway adds <= 10% to p50": seq_ratio <= 1.10,
-            "stack p95 < 500 ms at 20 concurrent": results["gateway_concurrent"]["p95_ms"] < 500,
-            "start to first answer < 30 s": startup < 30,
-        },
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    report = build_report(
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        machine=f"{platform.node()} · {os.cpu_count()} cores · {platform.processor() or platform.machine()} · Python {platform.python_version()}",
+        load=load,
+        results=results,
+        rss_mb=rss,
+        startup_s=round(startup, 1),
+    )
+    write_report(report, args.out)
+    print(table(report))
+    print(f"\nwritten to {args.out}")
     return 0
+
+
+async def ensure_default_bot() -> Path:
+    """A default `rasa init` bot trained with this Rasa, built once (var/bench/default-<version>)."""
+    version = subprocess.run([str(RASA_PY), "-c", "import rasa; print(rasa.__version__)"], capture_output=True, text=True, check=True).stdout.strip()
+    directory = BENCH_DIR / f"default-{version}"
+    if not list((directory / "models").glob("*.tar.gz")):
+        directory.mkdir(parents=True, exist_ok=True)  # `rasa init --init-dir` wants it to exist
+        print(f"building the default rasa init bot in {directory} (once)", file=sys.stderr)
+        # The machine-wide training lock of scripts/train.sh: one training at a time.
+        subprocess.run(
+            ["flock", "/tmp/juniper-rasa-train.lock", str(ROOT / ".venv-rasa" / "bin" / "rasa"), "init", "--no-prompt", "--init-dir", str(directory)],
+            cwd=directory.parent, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        )
+    return directory
+
+
+async def start_rasa_process(command: list[str], *, cwd: Path, env: dict[str, str], url: str, log: Path, token: str = "") -> asyncio.subprocess.Process:
+    """Start a Rasa server and wait until it answers a message."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(*command, cwd=cwd, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+    project = bool(token)
+    deadline = time.perf_counter() + 300
+    async with httpx.AsyncClient(timeout=30) as client:
+        probe = HttpConversation(
+            client,
+            f"{url}/webhooks/{'gateway' if project else 'rest'}/webhook",
+            {"Authorization": f"Bearer {token}"} if project else {},
+            None,
+            project,
+        )
+        while time.perf_counter() < deadline:
+            if proc.returncode is not None:
+                raise RuntimeError(f"{command[0]} exited; see {log}")
+            try:
+                if await probe.send("hello"):
+                    return proc
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+    proc.terminate()
+    raise TimeoutError(f"no answer from {url} within 300 s; see {log}")
+
+
+async def stop_process(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,185 @@
+"""Checks of rasa_ext/tracker_store.py, run inside `.venv-rasa` (Rasa has no pytest there).
+
+test_tracker_snapshots.py runs `python -m tests.rasa_ext.tracker_snapshot_checks` and
+turns each `check_*` into a test. Output: one JSON object, name -> "ok" or traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sqlite3
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+logging.disable(logging.WARNING)
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from rasa.shared.core.domain import Domain  # noqa: E402
+from rasa.shared.core.events import (  # noqa: E402
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402
+
+from rasa_ext.tracker_store import ErasingSQLTrackerStore  # noqa: E402
+
+DOMAIN = Domain.from_yaml(
+    """
+version: "3.1"
+intents: [greet, ask]
+slots:
+  customer_name:
+    type: text
+    influence_conversation: false
+    mappings: [{type: custom}]
+  counter:
+    type: float
+    influence_conversation: false
+    mappings: [{type: custom}]
+  erased_conversations:
+    type: list
+    influence_conversation: false
+    mappings: [{type: custom}]
+forms:
+  some_form:
+    required_slots: []
+responses:
+  utter_hi: [{text: hi}]
+"""
+)
+
+
+def _store(path: Path, **kwargs: object) -> ErasingSQLTrackerStore:
+    return ErasingSQLTrackerStore(domain=DOMAIN, url=f"sqlite:///{path}", **kwargs)
+
+
+def _start(sender: str) -> DialogueStateTracker:
+    tracker = DialogueStateTracker(sender, DOMAIN.slots)
+    tracker.update_with_events(
+        [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")], DOMAIN
+    )
+    return tracker
+
+
+def _turn(tracker: DialogueStateTracker, i: int) -> int:
+    events = [
+        UserUttered(f"message {i}", {"name": "ask", "confidence": 1.0}),
+        ActionExecuted("utter_hi"),
+        BotUttered(f"answer {i}"),
+        SlotSet("counter", float(i)),
+        ActionExecuted("action_listen"),
+    ]
+    tracker.update_with_events(events, DOMAIN)
+    return len(events)
+
+
+async def _conversation(store: ErasingSQLTrackerStore, sender: str, turns: int) -> list[int]:
+    """Every turn as Rasa does it: load, append, save. Lengths of the loaded trackers."""
+    tracker = _start(sender)
+    tracker.update(SlotSet("customer_name", "Ada"))
+    await store.save(tracker)
+    loaded = []
+    for i in range(turns):
+        tracker = await store.retrieve(sender)
+        loaded.append(len(tracker.events))
+        if i == 3:
+            tracker.update(ActiveLoop("some_form"))
+        _turn(tracker, i)
+        await store.save(tracker)
+    return loaded
+
+
+def check_long_conversation_stays_bounded_and_keeps_state() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = _store(Path(tmp) / "rasa.db", compact_after=40, keep_turns=3)
+        loaded = asyncio.run(_conversation(store, "c1", 60))
+        assert max(loaded[20:]) <= 40 + 5, loaded
+        tracker = asyncio.run(store.retrieve("c1"))
+        assert tracker.get_slot("customer_name") == "Ada"  # set before every kept turn
+        assert tracker.get_slot("counter") == 59.0
+        assert tracker.active_loop_name == "some_form"
+        texts = [e.text for e in tracker.events if isinstance(e, UserUttered)]
+        assert texts[-3:] == ["message 57", "message 58", "message 59"], texts
+        # Nothing lost or doubled in the events table: the full history is all there once.
+        full = asyncio.run(store.retrieve_full_tracker("c1"))
+        texts = [e.text for e in full.events if isinstance(e, UserUttered)]
+        assert texts == [f"message {i}" for i in range(60)], texts
+
+
+def check_untouched_below_the_limit() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = _store(Path(tmp) / "rasa.db", compact_after=400)
+        loaded = asyncio.run(_conversation(store, "c1", 30))
+        assert loaded == sorted(loaded) and loaded[-1] > 140, loaded  # grows: no snapshot yet
+        with sqlite3.connect(Path(tmp) / "rasa.db") as db:
+            assert db.execute("select count(*) from tracker_snapshots").fetchone()[0] == 0
+
+
+def check_a_new_session_ignores_the_old_snapshot() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = _store(Path(tmp) / "rasa.db", compact_after=30, keep_turns=2)
+        asyncio.run(_conversation(store, "c1", 20))
+        tracker = asyncio.run(store.retrieve("c1"))
+        tracker.update_with_events(
+            [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")], DOMAIN
+        )
+        _turn(tracker, 100)
+        asyncio.run(store.save(tracker))
+        again = asyncio.run(store.retrieve("c1"))
+        texts = [e.text for e in again.events if isinstance(e, UserUttered)]
+        assert texts == ["message 100"], texts
+
+
+def check_erasure_removes_snapshots_too() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "rasa.db"
+        store = _store(db, compact_after=30, keep_turns=2)
+        asyncio.run(_conversation(store, "c1", 20))
+        tracker = asyncio.run(store.retrieve("c1"))
+        tracker.update(SlotSet("erased_conversations", ["c1"]))
+        asyncio.run(store.save(tracker))
+        assert asyncio.run(store.retrieve("c1")) is None
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("select count(*) from tracker_snapshots").fetchone()[0] == 0
+            assert conn.execute("select count(*) from events").fetchone()[0] == 0
+
+
+def check_sqlite_runs_in_wal_mode() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "rasa.db"
+        store = _store(db)
+        asyncio.run(store.save(_start("c1")))
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+CHECKS = {name: fn for name, fn in globals().items() if name.startswith("check_") and callable(fn)}
+
+
+def main(names: list[str]) -> int:
+    results = {}
+    for name in names or list(CHECKS):
+        try:
+            CHECKS[name]()
+            results[name] = "ok"
+        except Exception:  # each check's failure is reported, the others still run
+            results[name] = traceback.format_exc()
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
