@@ -78,8 +78,17 @@ class RasaPool:
         assert failure is not None
         raise failure
 
-    async def send(self, *, sender: str, message: str, metadata: RasaMetadata) -> Replies:
-        return await self._call(sender, lambda client: client.send(sender=sender, message=message, metadata=metadata))
+    async def send(
+        self, *, sender: str, message: str, metadata: RasaMetadata, message_id: str | None = None
+    ) -> Replies:
+        return await self._call(
+            sender,
+            lambda client: client.send(sender=sender, message=message, metadata=metadata, message_id=message_id),
+        )
+
+    async def forget_turn(self, *, sender: str, message_id: str) -> bool:
+        # The trackers are shared: any live server can rewind the conversation's tracker.
+        return bool(await self._call(sender, lambda client: client.forget_turn(sender=sender, message_id=message_id)))
 
     async def trigger_intent(
         self,

@@ -96,3 +96,17 @@ def test_settings_list_every_server() -> None:
     assert GatewaySettings(rasa_url="http://r:1/").rasa_servers == ["http://r:1"]
     settings = GatewaySettings(rasa_urls=" http://a:1/, http://b:2 ,")
     assert settings.rasa_servers == ["http://a:1", "http://b:2"]
+
+
+async def test_the_turn_id_reaches_rasa_through_the_pool() -> None:
+    # Recovery matches Rasa's tracker to the transcript by the stored message id.
+    seen: list[object] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content).get("message_id"))
+        return httpx.Response(200, json=[{"text": "ok"}])
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    pool = RasaPool([RasaClient(http, base_url=f"http://{n}:5005", token="t" * 16, timeout_seconds=1.0) for n in "ab"])
+    await pool.send(sender="c1", message="hi", metadata=META, message_id="42")
+    assert seen == ["42"]
