@@ -21,6 +21,7 @@ from bot.staff.context import Principal, shop_timezone
 from bot.staff.insights_tables import CHANNEL_NAMES, Table, cell, tables, to_csv
 from crm.services import review
 from crm.services.insights import Insights, Scope, Window, insights
+from crm.services.insights_notices import OTHER, SUPPRESSED, notice_summary
 from crm.shop import ShopProfileError, load_shop_profile
 
 router = APIRouter()
@@ -88,6 +89,8 @@ async def _load(request: Request) -> tuple[Principal, Filters, Insights] | Respo
     if principal.is_admin:
         # What the improvement loop achieved, and what customers want that the bot can't do yet.
         data.extra.update(await _ctx(request).db(_loop))
+        # Notices belong to the shop, not to an agent's conversations.
+        data.extra["notices"] = await _ctx(request).db(notice_summary, scope=data.scope)
     return principal, filters, data
 
 
@@ -150,7 +153,8 @@ def _csv(found: dict[str, Table], name: str, filters: Filters) -> Response:
 def _charts(data: Insights) -> dict[str, Any]:
     days = [r["day"].strftime("%d %b") for r in data.per_day]
     hours = [f"{h:02d}" for h in range(24)]
-    return {
+    found = {"notices": _notices_chart(data)} if "notices" in data.extra else {}
+    return found | {
         "conversations": charts.stacked_bars(
             "chart-conversations",
             title="Conversations per day",
@@ -181,6 +185,26 @@ def _charts(data: Insights) -> dict[str, Any]:
             rows=[(r["intent"].replace("_", " "), r["count"]) for r in data.requests[:10]],
         ),
     }
+
+
+def _notices_chart(data: Insights) -> Any:
+    per_day = {day: [0, 0, 0] for day in data.scope.window.days}
+    for r in data.extra["notices"]["rows"]:
+        suppressed = sum(r[k] for k in (*SUPPRESSED, OTHER))
+        day = per_day[r["day"]]
+        day[0], day[1], day[2] = day[0] + r["sent"], day[1] + suppressed, day[2] + r["dead"]
+    totals = data.extra["notices"]["totals"]
+    return charts.stacked_bars(
+        "chart-notices",
+        title="Order notices per day",
+        desc=f"{totals['sent']} order notices sent, {totals['notices'] - totals['sent']} not sent, "
+        "per day; the table below has every number.",
+        labels=[d.strftime("%d %b") for d in per_day],
+        series=[
+            charts.Series(name, [v[i] for v in per_day.values()], css)
+            for i, (name, css) in enumerate((("Sent", "s1"), ("Suppressed", "s2"), ("Failed", "s3")))
+        ],
+    )
 
 
 def _min(seconds: float | None) -> float | None:

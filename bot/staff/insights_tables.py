@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from crm.services.insights import Insights
+from crm.services.insights_notices import OTHER, SUPPRESSED
 
 CHANNEL_NAMES = {"web": "Website", "telegram": "Telegram", "sms": "SMS", "shell": "Shell"}
 Kind = Literal["text", "int", "pct", "chg", "num", "min"]
@@ -95,7 +96,29 @@ def tables(ins: Insights) -> dict[str, Table]:
              for r in ins.risky],
         ),  # fmt: skip
     ]
+    if "notices" in ins.extra:  # admins only
+        found.append(_notices(ins.extra["notices"]))
     return {t.name: t for t in found}
+
+
+def _notices(summary: dict[str, Any]) -> Table:
+    keys = ["notices", "sent", "deferred", *SUPPRESSED, OTHER, "dead", "waiting", "replied"]
+    titles = ["Notices", "Sent", "Deferred (quiet hours)",
+              *[f"Suppressed: {v.lower()}" for v in SUPPRESSED.values()],
+              "Suppressed: other", "Failed", "Waiting", "Replied to"]  # fmt: skip
+    rows = [
+        [r["day"], CHANNEL_NAMES.get(r["channel"], r["channel"]) if r["channel"] else "Not sent",
+         *[r[k] for k in keys]]
+        for r in summary["rows"]
+    ]  # fmt: skip
+    if rows:
+        rows.append(["Total", "", *[summary["totals"][k] for k in keys]])
+    return Table(
+        "notices",
+        "Order notices per day and channel",
+        [Column("Day", "text"), Column("Channel", "text"), *[Column(t) for t in titles]],
+        rows,
+    )
 
 
 def cell(value: Any, kind: Kind) -> str:

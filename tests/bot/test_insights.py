@@ -12,7 +12,10 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.models import Conversation, Feedback, Handoff, HandoffStatus, Message, Sender, StaffRole
+from crm.models import (
+    Conversation, Customer, Feedback, Handoff, HandoffStatus, Message, Notice, NoticeStatus, Sender,
+    StaffRole,
+)  # fmt: skip
 from tests.bot.conftest import Gateway
 from tests.bot.staff_support import StaffClient, create_staff, staff_email
 
@@ -82,7 +85,7 @@ async def test_admin_sees_the_whole_shop_with_charts_and_definitions(people: dic
     assert "The whole shop" in html
     assert '<strong>3</strong>' in html  # conversations
     assert "<strong>67%</strong>" in html  # contained: 2 of 3
-    assert html.count('<svg class="chart"') == 3
+    assert html.count('<svg class="chart"') == 4  # conversations, waits, requests, order notices
     assert '<title id="chart-conversations-t">Conversations per day</title>' in html
     assert "<desc id=\"chart-waits-d\">" in html
     assert html.count("What is this?") >= 10
@@ -155,3 +158,61 @@ async def test_the_improvement_loop_is_for_the_owner(people: dict[str, Any]) -> 
     assert "can't do yet" in admin
     agent = (await people["agent"].get(f"/staff/insights?{NOV}")).text
     assert "Is the assistant getting better?" not in agent
+
+
+def _seed_notices(db: sessionmaker[Session]) -> None:
+    at = datetime(2026, 11, 12, 3, 0, tzinfo=UTC)
+    with db() as session:
+        customer = Customer(external_id="N1", first_name="Nia", last_name="Notice")
+        session.add(customer)
+        session.flush()
+        for key, status, channel, reason, replied in [
+            ("n1", NoticeStatus.sent, "web", None, at),
+            ("n2", NoticeStatus.sent, "sms", None, None),
+            ("n3", NoticeStatus.suppressed, None, "no_consent", None),
+            ("n4", NoticeStatus.suppressed, None, "cap", None),
+        ]:
+            session.add(
+                Notice(
+                    dedupe_key=key, customer_id=customer.id, kind="shipped", status=status, channel=channel,
+                    reason=reason, replied_at=replied, created_at=at, due_at=at, deferred=key == "n2",
+                    sent_at=at if channel else None,
+                )
+            )  # fmt: skip
+        session.commit()
+
+
+async def test_order_notices_are_for_the_owner(people: dict[str, Any], db: sessionmaker[Session]) -> None:
+    _seed_notices(db)
+    admin = (await people["admin"].get(f"/staff/insights?{NOV}")).text
+    assert "<h2>Order notices</h2>" in admin
+    assert "2 of 4 order notices sent, 1 replied to." in admin
+    assert '<title id="chart-notices-t">Order notices per day</title>' in admin
+    assert 'href="/staff/insights/notices.csv?start=2026-11-01&amp;end=2026-11-30"' in admin
+    agent_page = await people["agent"].get(f"/staff/insights?{NOV}")
+    assert "Order notices" not in agent_page.text and "chart-notices" not in agent_page.text
+    agent_csv = await people["agent"].get(f"/staff/insights/notices.csv?{NOV}")
+    assert agent_csv.status_code == 404
+
+
+async def test_order_notices_csv(people: dict[str, Any], db: sessionmaker[Session]) -> None:
+    _seed_notices(db)
+    response = await people["admin"].get(f"/staff/insights/notices.csv?{NOV}")
+    assert response.status_code == 200
+    assert 'filename="notices_2026-11-01_2026-11-30.csv"' in response.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows == [
+        ["Day", "Channel", "Notices", "Sent", "Deferred (quiet hours)", "Suppressed: no consent",
+         "Suppressed: daily cap", "Suppressed: merged", "Suppressed: no channel", "Suppressed: other",
+         "Failed", "Waiting", "Replied to"],
+        ["2026-11-12", "SMS", "1", "1", "1", "0", "0", "0", "0", "0", "0", "0", "0"],
+        ["2026-11-12", "Website", "1", "1", "0", "0", "0", "0", "0", "0", "0", "0", "1"],
+        ["2026-11-12", "Not sent", "2", "0", "0", "1", "1", "0", "0", "0", "0", "0", "0"],
+        ["Total", "", "4", "2", "1", "1", "1", "0", "0", "0", "0", "0", "1"],
+    ]  # fmt: skip
+    web_csv = await people["admin"].get(f"/staff/insights/notices.csv?{NOV}&channel=web")
+    web = list(csv.reader(io.StringIO(web_csv.text)))
+    assert web[1:] == [
+        ["2026-11-12", "Website", "1", "1", "0", "0", "0", "0", "0", "0", "0", "0", "1"],
+        ["Total", "", "1", "1", "0", "0", "0", "0", "0", "0", "0", "0", "1"],
+    ]
