@@ -379,6 +379,10 @@ class TelegramChannel:
         """An update from a webhook body; None for anything that is not one."""
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return None
+        # python-telegram-bot does not check types: a "text" that is an object would
+        # reach the message path as one (found by fuzzing). Refuse it here instead.
+        if not _well_typed(data):
+            return None
         try:
             return Update.de_json(data, self.bot)
         # OverflowError / OSError: a timestamp no clock can hold ("date": -2**63), found by fuzzing.
@@ -887,4 +891,30 @@ def _initialized(bot: Bot) -> bool:
         bot.bot  # noqa: B018 - raises until getMe has answered
     except RuntimeError:
         return False
+    return True
+
+
+# Fields of the Bot API's objects this channel reads, by the JSON type Telegram sends.
+_STRING_FIELDS = frozenset(
+    {"text", "caption", "data", "phone_number", "first_name", "last_name", "username", "type", "language_code"}
+)
+# ("id" is a number for users and chats but a string for callback queries.)
+_INTEGER_FIELDS = frozenset({"update_id", "message_id", "date", "user_id", "edit_date"})
+
+
+def _well_typed(value: Any, depth: int = 0) -> bool:
+    """True when every known field anywhere in the update has the type the Bot API gives it."""
+    if depth > 20:
+        return False
+    if isinstance(value, list):
+        return all(_well_typed(item, depth + 1) for item in value)
+    if not isinstance(value, dict):
+        return True
+    for key, item in value.items():
+        if key in _STRING_FIELDS and not isinstance(item, str):
+            return False
+        if key in _INTEGER_FIELDS and (not isinstance(item, int) or isinstance(item, bool)):
+            return False
+        if not _well_typed(item, depth + 1):
+            return False
     return True

@@ -31,6 +31,7 @@ cells: dict[str, st.SearchStrategy[str]] = {
     "telegram_user_id": st.sampled_from(["", "123456", "-5", "1" * 30]) | junk,
     "locale": st.sampled_from(["en", "en-GB", "fr_FR", "xx-yy-zz", ""]) | junk,
     "marketing_opt_in": st.sampled_from(["yes", "no", "x", "", "maybe"]) | junk,
+    "order_updates_opt_in": st.sampled_from(["true", "false", "yes", "", "perhaps"]) | junk,
     "order_number": st.sampled_from(["1043", "#1043", "JO-1043", "0", "", "1" * 20]) | junk,
     "placed_at": st.sampled_from(["2025-01-09 17:55", "2025-02-30", "yesterday", "2025-01-09T10:00Z", ""]) | junk,
     "status": st.sampled_from(["delivered", "paid", "shipped", "cancelled", "lost", ""]) | junk,
