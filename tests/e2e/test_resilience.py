@@ -57,7 +57,9 @@ async def test_kill_9_of_the_action_server_leaves_no_orphan_and_it_comes_back(
     before = len(supervisor.restarts["actions"])
     leader = stack.processes["actions"].pid
     old_group = group_members(leader)
-    assert leader in old_group and len(old_group) >= 2, "expected the action server's worker process"
+    # actions.server runs Sanic in one process today; with workers (an older start-up
+    # did fork one) the whole group must still go, which the check below covers.
+    assert leader in old_group
     os.kill(leader, signal.SIGKILL)
     deadline = time.monotonic() + 15
     while len(supervisor.restarts["actions"]) == before:
