@@ -17,7 +17,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 
 async def test_nps_after_a_good_rating_and_intents_kept(stack: Stack, stack_env: dict[str, str], crm_url: str) -> None:
-    client = await signed_in(stack, stack_env, "C020")
+    # A customer no other end-to-end test touches: test_erasure_e2e.py erases C020 from the
+    # shared stack, and an erased (unknown) customer is never asked for NPS.
+    client = await signed_in(stack, stack_env, "C024")
     try:
         await client.say("what delivery options do you have?")
         ask = await client.say("I'd like to leave some feedback")
