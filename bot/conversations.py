@@ -30,9 +30,10 @@ from bot.locks import KeyedFifo, LocalTurnGuard, Turn, TurnGuard, TurnUnavailabl
 from bot.logs import conversation_context
 from bot.metrics import Metrics
 from bot.rasa import BotReply, RasaClient, RasaFailure, RasaMetadata
+from bot.redelivery import DeliveryFailed, DeliveryLedger
 from bot.recovery import TurnKeeper, TurnPolicy, UnsavedReplies, failure_kind, turn_message
 from crm.clock import utcnow
-from crm.models import ConversationState, Sender
+from crm.models import ConversationState, Delivery, Sender
 from crm.services import review
 from crm.services.verification_limits import client_fingerprint
 from crm.shop import ShopProfile, ShopProfileError, load_shop_profile
@@ -59,10 +60,6 @@ def staff_conversation_key(conversation_id: str) -> str:
 
 class _Publisher(Protocol):
     async def publish(self, key: str, frame: dict[str, Any]) -> None: ...
-
-
-class DeliveryFailed(Exception):
-    """A staff message was stored but its channel could not take it."""
 
 
 def _shop_profile() -> ShopProfile | None:
@@ -156,6 +153,10 @@ class ConversationService:
         # Conversations staff just resolved whose resume turn is still ahead.
         self._resuming: set[str] = set()
         self.turns = TurnKeeper(self, metrics=metrics, contact=contact, policy=turn_policy or TurnPolicy())
+        # Replies stored but not yet sent: marked when sent, owed after a crash (bot/redelivery.py).
+        self.deliveries = DeliveryLedger(
+            self._db, grace=self.turns.policy.delivery_grace, max_age=self.turns.policy.resume_max_age
+        )
 
     def register_channel(self, channel: Channel) -> None:
         self._channels[channel.name] = channel
@@ -634,8 +635,13 @@ class ConversationService:
                 )
             except SQLAlchemyError as exc:
                 raise UnsavedReplies(conversation, answer) from exc
-            for outbound in saved.visible:
-                await self._deliver(conversation, outbound)
+            sent: list[str] = []
+            try:
+                for outbound in saved.visible:
+                    await self._deliver(conversation, outbound, mark=False)
+                    sent.append(outbound.id)
+            finally:
+                await self.deliveries.mark(sent, Delivery.sent)
         finally:
             outbox.release()
         if saved.suppressed:
@@ -763,18 +769,31 @@ class ConversationService:
             sender=Sender.system,
             text=text,
             data=data,
+            pending=True,
         )
         await self._deliver(conversation, outbound)
 
     async def _deliver(
-        self, conversation: ConversationRef, outbound: OutboundMessage, *, staff_name: str | None = None
+        self,
+        conversation: ConversationRef,
+        outbound: OutboundMessage,
+        *,
+        staff_name: str | None = None,
+        mark: bool = True,
     ) -> None:
+        """Send one stored message; `mark`: record it sent (or refused) in the ledger now."""
         await self._publish(staff_conversation_key(conversation.id), staff_frame(outbound, staff_name))
         channel = self._channels.get(conversation.channel)
         if channel is None:
             raise DeliveryFailed(f"no {conversation.channel!r} channel on this gateway")
-        await channel.send(conversation, outbound)
+        try:
+            await channel.send(conversation, outbound)
+        except DeliveryFailed:
+            await self.deliveries.mark([outbound.id], Delivery.refused)
+            raise
         self._metrics.messages.labels(conversation.channel, "out").inc()
+        if mark:
+            await self.deliveries.mark([outbound.id], Delivery.sent)
 
     async def _publish(self, key: str, frame: dict[str, Any]) -> None:
         if self._events is not None:

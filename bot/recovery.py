@@ -68,6 +68,8 @@ class TurnPolicy:
     interval_seconds: float = 5.0
     # A stranded message younger than this is still worth answering; older ones get the apology.
     resume_max_age: timedelta = timedelta(minutes=10)
+    # A reply still pending this long after it was stored was never sent (longer than any send takes).
+    delivery_grace: timedelta = timedelta(seconds=45)
 
 
 class TurnKeeper:
@@ -280,6 +282,7 @@ class TurnKeeper:
         if self._unsynced:
             await self._forget_owed()
         closed = await self._pay_owed()
+        await self._service.deliveries.pay(self._send_owed, now=self._clock())
         found = await self._service._db(
             turns.stranded, leased_before=self._clock() - self.policy.lease, skip=set(self.in_flight)
         )
@@ -292,6 +295,13 @@ class TurnKeeper:
                 await self._recover(turn)
             closed += 1
         return closed
+
+    async def _send_owed(self, conversation: ConversationRef, outbound: OutboundMessage) -> None:
+        if conversation.channel not in self._service._channels:
+            raise LookupError(f"no {conversation.channel!r} channel on this gateway")
+        with conversation_context(conversation.id):
+            await self._service._deliver(conversation, outbound, mark=False)
+        self._metrics.turns_recovered.labels("redelivered").inc()
 
     async def _pay_owed(self) -> int:
         paid = 0

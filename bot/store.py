@@ -23,6 +23,7 @@ from crm.models import (
     Conversation,
     ConversationState,
     Customer,
+    Delivery,
     Handoff,
     HandoffStatus,
     Message,
@@ -323,8 +324,17 @@ def add_outbound(
     sender: Sender,
     text: str,
     data: dict[str, Any] | None = None,
+    pending: bool = False,
 ) -> OutboundMessage:
-    message = Message(conversation_id=conversation_id, channel=channel, sender=sender, text=text, data=data)
+    """Store a message to the customer; `pending`: the gateway sends it next (bot/redelivery.py)."""
+    message = Message(
+        conversation_id=conversation_id,
+        channel=channel,
+        sender=sender,
+        text=text,
+        data=data,
+        delivery=Delivery.pending if pending else None,
+    )
     session.add(message)
     session.flush()
     _touch(session, conversation_id)
@@ -386,6 +396,7 @@ def save_bot_replies(
             sender=Sender.bot,
             text=reply.text,
             data=data or None,
+            delivery=Delivery.pending if reply.visible and not suppressed else None,
         )
         session.add(message)
         session.flush()
@@ -626,6 +637,7 @@ def assign_conversation(
         sender=Sender.system,
         text=f"{staff.name} from our team has joined the chat.",
         data={"kind": "staff_joined", "staff_user_id": staff_id},
+        pending=True,
     )
     moved = get_conversation(session, conversation_id=conversation_id)
     assert moved is not None
@@ -650,6 +662,7 @@ def add_staff_reply(
         sender=Sender.agent,
         text=text,
         staff_user_id=staff_id,
+        delivery=Delivery.pending,
     )
     session.add(message)
     session.flush()

@@ -22,7 +22,7 @@ from bot.channels.base import OutboundMessage
 from bot.rasa import BotReply
 from bot.store import Claim, _outbound, _touch, save_bot_replies
 from crm.clock import as_utc, utcnow
-from crm.models import Conversation, ConversationState, Message, Sender, TurnState
+from crm.models import Conversation, ConversationState, Delivery, Message, Sender, TurnState
 
 OPEN = (TurnState.received, TurnState.processing)
 FINAL = frozenset({TurnState.answered, TurnState.apologised, TurnState.held, TurnState.rejected})
@@ -152,6 +152,7 @@ def apologise(
         sender=Sender.system,
         text=text,
         data={"kind": "apology", "failure": reason},
+        delivery=Delivery.pending,
     )
     session.add(message)
     session.flush()
