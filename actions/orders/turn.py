@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.common import crm_session, message_metadata, verified_customer
-from actions.identity import start_verification
+from actions.identity.complete import start_verification
 from actions.orders.words import (
     HISTORY_BUTTON,
     HISTORY_LENGTH,
