@@ -48,7 +48,7 @@ from crm.import_rows import (
 )
 from crm.models import AuditEntry, ChannelIdentity, Consent, Customer, Order, OrderLine, OrderStatus, Product
 from crm.services import notices
-from crm.services.notices import CONSENT_KIND
+from crm.services.consents import CONSENT_KIND, latest_consent
 from crm.services.audit import audit
 from crm.services.customers import erased_tag
 from crm.shop import load_shop_profile
@@ -229,12 +229,7 @@ def _latest_own_marketing_choice(session: Session, customer: Customer) -> Consen
 
 def _latest_own_choice(session: Session, customer: Customer, kind: str) -> Consent | None:
     """The latest consent record of this kind, if the customer made it (not an import)."""
-    latest = session.scalars(
-        select(Consent)
-        .where(Consent.customer_id == customer.id, Consent.kind == kind)
-        .order_by(Consent.created_at.desc(), Consent.id.desc())
-        .limit(1)
-    ).first()
+    latest = latest_consent(session, customer=customer, kind=kind)
     return latest if latest is not None and latest.source != "import" else None
 
 

@@ -36,7 +36,7 @@ from crm.models import (
     ReturnStatus,
     ShopEvent,
 )
-from crm.services import notices
+from crm.services import consents, notices
 from crm.services.audit import audit
 from crm.services.customers import erased_tag
 from crm.services.shop_requests import settle_from_order
@@ -259,7 +259,7 @@ def apply_customer_update(session: Session, *, update: CustomerUpdate, source: s
     customer = _upsert_customer(session, update)
     if update.order_updates_opt_in is not None:
         session.flush()
-        notices.consent_from_platform(session, customer=customer, granted=update.order_updates_opt_in, source=source)
+        consents.consent_from_platform(session, customer=customer, granted=update.order_updates_opt_in, source=source)
     return SyncResult("applied", subject=subject)
 
 

@@ -403,7 +403,7 @@ NOTICES_HEADER = CUSTOMER_HEADER + ",order_updates_opt_in"
 
 
 def test_order_updates_consent_is_imported_separately_from_marketing(session: Session, tmp_path: Path) -> None:
-    from crm.services.notices import set_consent
+    from crm.services.consents import set_consent
 
     report = import_customers(session, write(
         tmp_path, "1.csv", NOTICES_HEADER,
