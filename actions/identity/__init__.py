@@ -12,7 +12,12 @@ and granting identity). The names below are re-exported so that
 `from actions.identity import ...` keeps working.
 """
 
-from actions.identity.attempts import FAILED_ATTEMPT_ACTION, MAX_VERIFICATION_ATTEMPTS, NO_MATCH, record_failed_attempt
+from actions.identity.attempts import (
+    FAILED_ATTEMPT_ACTION,
+    MAX_VERIFICATION_ATTEMPTS,
+    NO_MATCH,
+    record_failed_attempt,
+)
 from actions.identity.complete import (
     PENDING_REQUEST_ACTIONS,
     VERIFICATION_FAILED,

@@ -63,3 +63,8 @@ def failure_events(attempts: int) -> dict[str, Any]:
 
 def tries(n: int) -> str:
     return "1 try" if n == 1 else f"{n} tries"
+
+
+def no_match(attempts: int) -> str:
+    """The answer to a wrong pair after `attempts` misses: never which half was wrong."""
+    return NO_MATCH.format(attempts_left=tries(MAX_VERIFICATION_ATTEMPTS - attempts))

@@ -14,10 +14,9 @@ from actions import verification_guard as guard
 from actions.common import channel, crm_session, latest_intent, verified_customer
 from actions.identity.attempts import (
     MAX_VERIFICATION_ATTEMPTS,
-    NO_MATCH,
     failure_events,
+    no_match,
     record_failed_attempt,
-    tries,
 )
 from actions.identity.session import identity_events
 from crm.models import Customer
@@ -124,7 +123,7 @@ class ActionCompleteVerification(Action):
                 FollowupAction("action_handoff"),
             ]
         dispatcher.utter_message(
-            text=NO_MATCH.format(attempts_left=tries(MAX_VERIFICATION_ATTEMPTS - attempts))
+            text=no_match(attempts)
         )
         return events + [FollowupAction("verify_form")]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -14,10 +15,9 @@ from actions import verification_guard as guard
 from actions.common import crm_session, latest_intent, verified_customer
 from actions.identity.attempts import (
     MAX_VERIFICATION_ATTEMPTS,
-    NO_MATCH,
     failure_events,
+    no_match,
     record_failed_attempt,
-    tries,
 )
 from crm.clock import utcnow
 from crm.services.orders import normalize_email, normalize_order_number, verify_order_email
@@ -88,6 +88,17 @@ def first_text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _checked(
+    value: Any, normalize: Callable[[str], str | None], invalid: str, dispatcher: CollectingDispatcher
+) -> str | None:
+    """The answer in its normal form, or None after saying what was wrong with it."""
+    text = first_text(value)
+    normal = normalize(text) if text and len(text) <= _MAX_TYPED_ANSWER else None
+    if normal is None:
+        dispatcher.utter_message(text=invalid)
+    return normal
+
+
 class ValidateVerifyForm(FormValidationAction):
     """Checks each answer's shape, then the pair against the CRM."""
 
@@ -140,20 +151,12 @@ class ValidateVerifyForm(FormValidationAction):
     async def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = first_text(value)
-        number = normalize_order_number(text) if text and len(text) <= _MAX_TYPED_ANSWER else None
-        if number is None:
-            dispatcher.utter_message(text=INVALID_ORDER_NUMBER)
-        return {"order_number": number}
+        return {"order_number": _checked(value, normalize_order_number, INVALID_ORDER_NUMBER, dispatcher)}
 
     async def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = first_text(value)
-        email = normalize_email(text) if text and len(text) <= _MAX_TYPED_ANSWER else None
-        if email is None:
-            dispatcher.utter_message(text=INVALID_EMAIL)
-        return {"email": email}
+        return {"email": _checked(value, normalize_email, INVALID_EMAIL, dispatcher)}
 
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -185,7 +188,7 @@ class ValidateVerifyForm(FormValidationAction):
         failure = failure_events(attempts)
         if attempts < MAX_VERIFICATION_ATTEMPTS:
             dispatcher.utter_message(
-                text=NO_MATCH.format(attempts_left=tries(MAX_VERIFICATION_ATTEMPTS - attempts))
+                text=no_match(attempts)
             )
         values.update(failure)
         # The base class updated tracker.slots already; this keeps the

@@ -10,9 +10,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.orders.changes import NO_OPEN_ORDER, open_orders
+from actions.orders.changes import pick_open_order
 from actions.orders.turn import OrderAction, Turn, asking, reset, resolved
-from actions.orders.words import HISTORY_BUTTON, LOST_TRACK, PERSON_BUTTON, YES_NO, done
+from actions.orders.words import LOST_TRACK, PERSON_BUTTON, YES_NO, done
 from actions.shop_requests import ADDRESS_REQUESTED, ask_shop
 from crm.models import OrderStatus, ShopRequestKind
 from crm.services.orders import can_change
@@ -49,9 +49,7 @@ class ActionChangeAddress(OrderAction):
         return "action_change_address"
 
     def answer(self, turn: Turn) -> list[EventType]:
-        order = turn.pick_order(
-            self.intent, open_orders(turn), NO_OPEN_ORDER, [HISTORY_BUTTON, PERSON_BUTTON]
-        )
+        order = pick_open_order(turn, self.intent)
         if order is None:
             return reset()
         if can_change(order):

@@ -7,7 +7,6 @@ confirming action checks both again before it touches the CRM.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -173,8 +172,14 @@ CANNOT_CHANGE_SHIPPED = (
 CANNOT_CHANGE_CLOSED = "Order #{number} is {status}, so there's nothing left to change on it."
 
 
-def open_orders(turn: Turn) -> Callable[[], list[Order]]:
-    return lambda: turn.orders(lambda o: o.status in OPEN_STATUSES)
+def pick_open_order(turn: Turn, intent: str) -> Order | None:
+    """The order not yet delivered that the customer means (changing items or the address)."""
+    return turn.pick_order(
+        intent,
+        lambda: turn.orders(lambda o: o.status in OPEN_STATUSES),
+        NO_OPEN_ORDER,
+        [HISTORY_BUTTON, PERSON_BUTTON],
+    )
 
 
 class ActionChangeOrder(OrderAction):
@@ -186,9 +191,7 @@ class ActionChangeOrder(OrderAction):
         return "action_change_order"
 
     def answer(self, turn: Turn) -> list[EventType]:
-        order = turn.pick_order(
-            self.intent, open_orders(turn), NO_OPEN_ORDER, [HISTORY_BUTTON, PERSON_BUTTON]
-        )
+        order = pick_open_order(turn, self.intent)
         if order is None:
             return reset()
         if can_change(order):
