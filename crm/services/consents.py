@@ -22,15 +22,22 @@ def set_consent(
     if customer.order_updates_opt_in is granted:
         return False
     customer.order_updates_opt_in = granted
-    session.add(Consent(customer_id=customer.id, kind=CONSENT_KIND, granted=granted, source=source[:20]))
+    record_consent(session, customer=customer, kind=CONSENT_KIND, granted=granted, source=source, actor=actor)
+    return True
+
+
+def record_consent(
+    session: Session, *, customer: Customer, kind: str, granted: bool, source: str, actor: str | None = None
+) -> None:
+    """One line of consent history and its audit entry (`consent.<kind>`); `actor` defaults to the customer."""
+    session.add(Consent(customer_id=customer.id, kind=kind, granted=granted, source=source[:20]))
     audit(
         session,
         actor=actor or f"customer:{customer.external_id}",
-        action="consent.order_updates",
+        action=f"consent.{kind}",
         subject=f"customer:{customer.external_id}",
         detail={"granted": granted, "source": source[:20]},
     )
-    return True
 
 
 # Where a customer chose for themselves; a platform or a sheet never overrides these.
