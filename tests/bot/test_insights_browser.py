@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm.models import Conversation, Feedback, Handoff, HandoffStatus, Message, Sender, StaffRole
 from crm.settings import PROJECT_ROOT
 from tests.bot.staff_support import PASSWORD, create_staff, staff_email
-from tests.bot.test_staff_browser import browser, console_url, new_page, playwright  # noqa: F401
+from tests.fakes.browser import new_page
 
 REPORTS = PROJECT_ROOT / "var" / "reports"
 INTENTS = ["track_order", "return_policy", "delivery_info", "change_address", "cancel_order", "complaint"]

@@ -18,9 +18,10 @@ from bot.conversations import ConversationService, DeliveryFailed
 from bot.metrics import Metrics
 from bot.rasa import RasaClient
 from crm.models import Conversation, ConversationState, Message, Sender
-from tests.bot.conftest import RASA_TOKEN, RASA_URL, FakeRasa, metric
-from tests.bot.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, SHOP_NUMBER, WEBHOOK_URL, FakeTwilioApi
 from tests.bot.staff_support import create_staff
+from tests.fakes.rasa import RASA_TOKEN, RASA_URL, FakeRasa
+from tests.fakes.rigs import metric
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SHOP_NUMBER, WEBHOOK_URL, FakeTwilioApi
 
 pytestmark = pytest.mark.asyncio
 

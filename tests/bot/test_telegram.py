@@ -24,16 +24,10 @@ from bot.channels import telegram
 from bot.identity import sign_customer_id, sign_customer_identity
 from crm.models import AuditEntry, ChannelIdentity, Conversation, Customer, Sender
 from crm.services.verification_limits import client_fingerprint
-from tests.bot.conftest import (
-    IDENTITY_SECRET,
-    FakeRasa,
-    Gateway,
-    RasaCall,
-    echo,
-    gateway_settings,
-    messages_of,
-)
-from tests.bot.fake_telegram import TOKEN, FakeTelegram, TelegramUser, serve
+from tests.fakes.gateway import IDENTITY_SECRET, Gateway, gateway_settings
+from tests.fakes.rasa import FakeRasa, RasaCall, echo
+from tests.fakes.rigs import messages_of
+from tests.fakes.telegram import TOKEN, FakeTelegram, TelegramUser, serve
 
 pytestmark = pytest.mark.asyncio
 

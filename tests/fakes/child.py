@@ -1,7 +1,7 @@
 """A small stand-in for a supervised child: a leader that forks a worker holding an HTTP port,
 the way the action server (Sanic) does.
 
-    python -m tests.bot.fake_child PORT RECORD_DIR NAME [--drain SECONDS --needs PORT]
+    python -m tests.fakes.child PORT RECORD_DIR NAME [--drain SECONDS --needs PORT]
 
 The worker answers GET /health with 200 (503 while RECORD_DIR/NAME.sick exists).
 On SIGTERM the leader (with --drain) waits, then records whether the port given

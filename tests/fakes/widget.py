@@ -1,24 +1,72 @@
-"""A small client of the widget's WebSocket protocol (docs/widget-protocol.md)
-for end-to-end tests: it says something and returns the turn's replies."""
+"""The widget's WebSocket protocol (docs/widget-protocol.md), from the browser's side.
+
+- `WidgetClient`: a browser tab, frame by frame (gateway tests assert on frames).
+- `WidgetCustomer`: a customer in a tab, turn by turn: it says something or presses
+  a button and returns the turn's replies (end-to-end tests against the real stack).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
-from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import ClientConnection, connect
+
+from bot.identity import sign_customer_identity
 
 
-def sign(secret: str, customer_id: str, expires: int) -> str:
-    """What a shop's backend computes for the widget: HMAC of "<customer_id>:<expires>"."""
-    return hmac.new(secret.encode(), f"{customer_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+class WidgetClient:
+    """A browser tab, as far as the protocol goes."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        return json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+
+    async def recv_until(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The first frame matching `predicate`, and the frames before it."""
+        skipped: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = await self.recv(max(0.01, deadline - time.monotonic()))
+            if predicate(frame):
+                return frame, skipped
+            skipped.append(frame)
+
+    async def quiet(self, seconds: float = 0.3) -> list[dict[str, Any]]:
+        """Frames that arrive within `seconds` (for asserting that nothing more comes)."""
+        frames = []
+        try:
+            while True:
+                frames.append(await self.recv(seconds))
+        except TimeoutError:
+            return frames
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def say(self, client_id: str, text: str) -> None:
+        await self.send({"type": "message", "id": client_id, "text": text})
+
+
+class connect_widget:  # noqa: N801 - used like websockets' `connect`: `async with connect_widget(url) as tab`
+    def __init__(self, url: str) -> None:
+        self._connect = connect(url, open_timeout=5, max_size=None)
+
+    async def __aenter__(self) -> WidgetClient:
+        return WidgetClient(await self._connect.__aenter__())
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._connect.__aexit__(*exc)
 
 
 @dataclass
@@ -40,7 +88,9 @@ class Turn:
         raise AssertionError(f"no button like {title_part!r} in {self.buttons}")
 
 
-class WidgetClient:
+class WidgetCustomer:
+    """A customer in a tab: says something and gets the turn's replies back."""
+
     def __init__(self, ws: ClientConnection, session: str | None, history: list[dict[str, Any]]) -> None:
         self.ws = ws
         self.session = session
@@ -49,13 +99,14 @@ class WidgetClient:
     @classmethod
     async def connect(
         cls, gateway_port: int, *, customer_id: str | None = None, secret: str = "", session: str | None = None
-    ) -> WidgetClient:
+    ) -> WidgetCustomer:
         params = []
         if session:
             params.append(f"session={session}")
         if customer_id:
             expires = int(time.time()) + 3600
-            params.append(f"customer_id={customer_id}&expires={expires}&signature={sign(secret, customer_id, expires)}")
+            signature = sign_customer_identity(customer_id, expires, secret)
+            params.append(f"customer_id={customer_id}&expires={expires}&signature={signature}")
         ws = await websockets.connect(f"ws://127.0.0.1:{gateway_port}/ws/chat?{'&'.join(params)}")
         new_session = session
         while True:
