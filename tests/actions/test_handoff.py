@@ -20,7 +20,6 @@ from crm.models import Handoff
 from crm.services.conversations import PRIORITY_COMPLAINT, PRIORITY_VERIFICATION_FAILED, PRIORITY_VIP
 from crm.shop import load_shop_profile
 from tests.actions.tracker_support import (
-    crm,  # noqa: F401  (fixture)
     make_tracker,
     run_action,
     slot_events,

@@ -1,28 +1,20 @@
 """Checks of the custom Rasa components in rasa_ext/, run inside `.venv-rasa`.
 
 Rasa lives in its own environment, which has no pytest; test_rasa_components.py
-runs this module there (`python -m tests.nlu.rasa_component_checks`) and turns
+runs this module there through the shared harness (tests/rasa_env/) and turns
 each `check_*` function into a test. Each check raises AssertionError on failure.
-Output: one JSON object mapping check name to "ok" or the traceback.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import sys
 import tempfile
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-logging.disable(logging.WARNING)
+from tests.rasa_env.inside import run_checks
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
 from rasa.engine.graph import ExecutionContext, GraphSchema  # noqa: E402
 from rasa.engine.storage.local_model_storage import LocalModelStorage  # noqa: E402
@@ -350,22 +342,4 @@ def check_order_number_filter_keeps_other_entities() -> None:
     assert [e["entity"] for e in message.get(ENTITIES)] == ["product"]
 
 
-CHECKS: dict[str, Callable[[], None]] = {
-    name: fn for name, fn in sorted(globals().items()) if name.startswith("check_") and callable(fn)
-}
-
-
-def main(names: list[str]) -> int:
-    results = {}
-    for name in names or list(CHECKS):
-        try:
-            CHECKS[name]()
-            results[name] = "ok"
-        except Exception:  # each check's failure is reported, the others still run
-            results[name] = traceback.format_exc()
-    print(json.dumps(results))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+run_checks(globals())
