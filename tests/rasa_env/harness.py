@@ -1,4 +1,5 @@
-"""The pytest half: run a checks module in `.venv-rasa` once per test module, one test per check."""
+"""The pytest half: every checks module the session collected runs in one `.venv-rasa`
+process (Rasa takes long to import), the first time a test needs a result; each check is a test."""
 
 from __future__ import annotations
 
@@ -25,9 +26,13 @@ def check_names(module: str) -> list[str]:
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("check_")]
 
 
-def run_in_rasa_env(module: str) -> dict[str, str]:
+_MODULES: list[str] = []
+_RESULTS: dict[str, dict[str, str]] = {}
+
+
+def run_in_rasa_env(modules: list[str]) -> dict[str, dict[str, str]]:
     completed = subprocess.run(
-        [str(RASA_PYTHON), "-m", module],
+        [str(RASA_PYTHON), "-m", "tests.rasa_env.inside", *modules],
         cwd=ROOT,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"},
         capture_output=True,
@@ -38,14 +43,22 @@ def run_in_rasa_env(module: str) -> dict[str, str]:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def results_of(module: str) -> dict[str, str]:
+    """The module's results, running it (with every collected module not run yet) if need be."""
+    if module not in _RESULTS:
+        _RESULTS.update(run_in_rasa_env([m for m in _MODULES if m not in _RESULTS] or [module]))
+    return _RESULTS[module]
+
+
 def rasa_checks(module: str) -> tuple[Any, Callable[..., None], Callable[..., None]]:
     """(the `results` fixture, a test that every check ran, a test per check), for a test module
     to bind: `results, test_every_check_ran, test_check = rasa_checks("tests.x.y_checks")`."""
     names = check_names(module)
+    _MODULES.append(module)
 
     @pytest.fixture(scope="module")
     def results() -> dict[str, str]:
-        return run_in_rasa_env(module)
+        return results_of(module)
 
     def test_every_check_ran(results: dict[str, str]) -> None:
         assert sorted(results) == sorted(names)

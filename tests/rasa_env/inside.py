@@ -1,10 +1,19 @@
 """The half of the harness that runs inside `.venv-rasa` (no pytest there).
 
-Import it before Rasa: it quietens TensorFlow, SQLAlchemy 1.4's warnings and logging.
+    python -m tests.rasa_env.inside tests.rasa_ext.channel_checks tests.x.y_checks ...
+
+imports each checks module, runs its `check_*` functions and prints one JSON object:
+module -> check name -> "ok" or the traceback (a module that fails to import reports
+that under "<import>"). One process for every module: Rasa is imported once.
+
+A checks module imports this module before Rasa (it quietens TensorFlow, SQLAlchemy
+1.4's warnings and logging) and ends with `run_checks(globals())`, so that it can
+also be run alone: `python -m tests.rasa_ext.channel_checks`.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import logging
@@ -37,11 +46,19 @@ def _run_one(check: Callable[..., None]) -> str:
         return traceback.format_exc()
 
 
+def results_of(module: str) -> dict[str, str]:
+    try:
+        namespace = vars(importlib.import_module(module))
+    except Exception:  # reported as the module's one result; the other modules still run
+        return {"<import>": traceback.format_exc()}
+    return {name: _run_one(check) for name, check in checks_of(namespace).items()}
+
+
 def run_checks(namespace: dict[str, Any]) -> None:
-    """Run the `check_*` functions of `namespace` (those named in argv, or all) when it is
-    the main module, and print one JSON object: check name -> "ok" or the traceback."""
-    if namespace.get("__name__") != "__main__":
-        return
-    checks = checks_of(namespace)
-    names = sys.argv[1:] or list(checks)
-    print(json.dumps({name: _run_one(checks[name]) for name in names}))
+    """When a checks module is the main module: run its checks, print name -> result as JSON."""
+    if namespace.get("__name__") == "__main__":
+        print(json.dumps({name: _run_one(check) for name, check in checks_of(namespace).items()}))
+
+
+if __name__ == "__main__":
+    print(json.dumps({module: results_of(module) for module in sys.argv[1:]}))
