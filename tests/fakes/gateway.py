@@ -13,7 +13,6 @@ Both are wired to a `FakeRasa` (tests/fakes/rasa.py) through httpx's MockTranspo
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,15 +28,10 @@ from bot.app import create_app
 from bot.identity import sign_customer_identity
 from bot.settings import GatewaySettings
 from tests.fakes.rasa import ACTIONS_URL, RASA_TOKEN, RASA_URL, FakeRasa, HandoffRasa
+from tests.fakes.serving import free_port, start_here, start_thread, uvicorn_server
 from tests.fakes.widget import connect_widget
 
 IDENTITY_SECRET = "Widget-test-secret_3Fg8Yc2Ue7AoQiRx5Bn9Ml4Kd1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def gateway_settings(db_url: str, **overrides: Any) -> GatewaySettings:
@@ -59,12 +53,6 @@ def gateway_settings(db_url: str, **overrides: Any) -> GatewaySettings:
 def gateway_app(db_url: str, fake_rasa: FakeRasa | HandoffRasa, **overrides: Any) -> Any:
     """The real app, its Rasa and action server answered by `fake_rasa`."""
     return create_app(gateway_settings(db_url, **overrides), http_transport=httpx.MockTransport(fake_rasa.handler))
-
-
-def _server(app: Any, port: int, **config: Any) -> uvicorn.Server:
-    return uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on", **config)
-    )
 
 
 @dataclass
@@ -111,15 +99,8 @@ class Gateway:
 async def start_gateway_server(app: Any, *, ws_max_size: int = 64 * 1024) -> tuple[Gateway, asyncio.Task[None]]:
     """Serve `app` on this event loop; stop it with `server.should_exit = True` and await the task."""
     port = free_port()
-    server = _server(app, port, ws_max_size=ws_max_size)
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if task.done():
-            task.result()
-        if time.monotonic() > deadline:
-            raise TimeoutError("gateway did not start")
-        await asyncio.sleep(0.01)
+    server = uvicorn_server(app, port, lifespan="on", ws_max_size=ws_max_size)
+    task = await start_here(server, "the gateway")
     gateway = Gateway(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}/ws/chat", app=app, server=server)
     return gateway, task
 
@@ -136,15 +117,8 @@ class ThreadedGateway:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        server = _server(self._make_app(), self.port)
-        thread = threading.Thread(target=server.run, name=f"gateway:{self.port}", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not start")
-            time.sleep(0.01)
-        self._server, self._thread = server, thread
+        server = uvicorn_server(self._make_app(), self.port, lifespan="on")
+        self._server, self._thread = server, start_thread(server, f"gateway:{self.port}")
 
     def stop(self) -> None:
         if self._server is None or self._thread is None:

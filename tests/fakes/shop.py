@@ -15,13 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.supervisor import free_port
+from tests.fakes.serving import served_in_thread
 
 SECRET = "e2e-shop-requests-secret-0123456789"
 SHOPIFY_SECRET = "e2e-shopify-webhook-secret-0123456789"
@@ -74,20 +73,6 @@ class FakeShop:
 def serve_fake_shop() -> Iterator[FakeShop]:
     fake = FakeShop()
     app = Starlette(routes=[Route("/assistant-requests", fake.receive, methods=["POST"])])
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True, name="fake-shop")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake shop did not start")
-        time.sleep(0.01)
-    fake.url = f"http://127.0.0.1:{port}/assistant-requests"
-    try:
+    with served_in_thread(app, "the fake shop") as port:
+        fake.url = f"http://127.0.0.1:{port}/assistant-requests"
         yield fake
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -26,11 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.fakes.serving import served_here, served_in_thread
 
 TOKEN = "123456:TEST-fake-telegram-token_abcdefghij"
 BOT_ID = 123456
@@ -246,58 +246,20 @@ def _error(status: int, description: str, retry_after: int | None = None) -> JSO
 # -- serving it --------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _server(fake: FakeTelegram, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(
-        fake.app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
-    )
-    return uvicorn.Server(config)
-
-
 @asynccontextmanager
 async def serve(fake: FakeTelegram) -> AsyncIterator[str]:
     """Serve `fake` in this event loop; yields its base URL (TELEGRAM_API_BASE_URL)."""
-    port = free_port()
-    server = _server(fake, port)
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if task.done():
-            task.result()
-        if time.monotonic() > deadline:
-            raise TimeoutError("fake Telegram did not start")
-        await asyncio.sleep(0.01)
-    fake.base_url = f"http://127.0.0.1:{port}"
-    try:
+    async with served_here(fake.app, "fake Telegram") as port:
+        fake.base_url = f"http://127.0.0.1:{port}"
         yield fake.base_url
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 @contextmanager
 def serve_in_thread(fake: FakeTelegram) -> Iterator[str]:
     """Serve `fake` from a thread with its own event loop (for another process to call)."""
-    port = free_port()
-    server = _server(fake, port)
-    thread = threading.Thread(target=server.run, daemon=True, name="fake-telegram")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("fake Telegram did not start")
-        time.sleep(0.01)
-    fake.base_url = f"http://127.0.0.1:{port}"
-    try:
+    with served_in_thread(fake.app, "fake Telegram") as port:
+        fake.base_url = f"http://127.0.0.1:{port}"
         yield fake.base_url
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 # -- updates, as Telegram sends them -------------------------------------------------
