@@ -8,6 +8,7 @@
 - widget.py: the browser tab's side of the widget protocol (frames, or turns).
 - browser.py: Debian's Chromium under Playwright.
 - rigs.py: the conversation service wired to the fakes, without HTTP.
+- serving.py: a test's ASGI app on uvicorn and a free port (this loop, or a thread).
 - gateway.py: the gateway app on a real port (on the test's loop or in a thread).
 - stack.py: the real stack (model, Rasa, actions, gateway) for end-to-end tests.
 """
