@@ -41,10 +41,15 @@ from bot.routers import review as review_router
 from bot.routers import metrics as metrics_router
 from bot.routers import shop_api, shop_tasks, shop_webhooks
 from bot.routers import sms as sms_router
-from bot.routers import staff as staff_router
+from bot.routers.staff import admin as staff_admin
+from bot.routers.staff import auth as staff_auth
+from bot.routers.staff import conversations as staff_conversations
+from bot.routers.staff import live as staff_live
+from bot.routers.staff import queue as staff_queue
 from bot.routers import telegram as telegram_router
 from bot.settings import GatewaySettings, get_settings
 from bot.shop.inbox import ShopInbox
+from bot.staff import pages as staff_pages
 from bot.staff.context import StaffContext, make_signer, make_templates
 from bot.staff.signin_guard import KnownAddresses, SignInGuard
 from bot.state import GatewayState
@@ -67,9 +72,9 @@ def create_app(
     configure_logging(settings.log_level)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
-            yield await _start(settings, http_transport, stack)
+            yield await _start(app, settings, http_transport, stack)
 
     development = settings.environment == "development"
     app = FastAPI(
@@ -84,7 +89,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics_router.router)
     app.include_router(widget.router)
-    app.include_router(staff_router.router)
+    for staff_router in (staff_auth, staff_queue, staff_conversations, staff_admin, staff_live):
+        app.include_router(staff_router.router)
+    staff_pages.install(app)
     app.include_router(shop_webhooks.router)
     app.include_router(shop_api.router)
     app.include_router(shop_tasks.router)
@@ -103,11 +110,14 @@ def create_app(
 
 
 async def _start(
-    settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None, stack: AsyncExitStack
+    app: FastAPI, settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None, stack: AsyncExitStack
 ) -> dict[str, Any]:
     metrics = Metrics()
     engine = make_engine(settings.database_url, busy_timeout=settings.database_busy_timeout_seconds)
     stack.callback(engine.dispose)
+    # The one sessionmaker of the gateway: every service and channel is handed this one.
+    db = sessionmaker(engine, expire_on_commit=False)
+    app.state.sessionmaker = db
     # Health checks and history never wait for a connection a blocked write holds.
     reads = make_engine(settings.database_url, busy_timeout=settings.health_timeout_seconds)
     stack.callback(reads.dispose)
@@ -138,7 +148,7 @@ async def _start(
     await fanout.start()
     stack.push_async_callback(fanout.aclose)
     service = ConversationService(
-        sessionmaker=sessionmaker(engine, expire_on_commit=False),
+        sessionmaker=db,
         rasa=_rasa_client(http, settings),
         metrics=metrics,
         guard=guard,
@@ -182,7 +192,7 @@ async def _start(
         texts = sms.SmsChannel(
             service=service,
             metrics=metrics,
-            sessionmaker=sessionmaker(engine, expire_on_commit=False),
+            sessionmaker=db,
             client=sms.make_twilio_client(
                 account_sid=settings.twilio_account_sid,
                 auth_token=settings.twilio_auth_token.get_secret_value(),
@@ -214,7 +224,6 @@ async def _start(
             "demo": settings.demo_mode,
         },
     )
-    db = sessionmaker(engine, expire_on_commit=False)
     staff = StaffContext(
         settings=settings,
         service=service,
