@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.deps import Admin, AdminPost, Staff
-from bot.staff import accounts, console
+from bot.staff import accounts
+from bot.staff.audit_log import audit_log
 from bot.staff.context import Principal, StaffContext
 from bot.staff.hashing import HashingBusy
 from bot.staff.pages import Refusal, headers, page
@@ -104,5 +105,5 @@ def _role(value: str) -> StaffRole:
 async def audit_page(request: Request, ctx: Staff, principal: Admin) -> Response:
     before = request.query_params.get("before")
     before_id = int(before) if before and before.isdigit() else None
-    rows, next_id = await ctx.db(console.audit_log, limit=_AUDIT_PAGE, before_id=before_id)
+    rows, next_id = await ctx.db(audit_log, limit=_AUDIT_PAGE, before_id=before_id)
     return page(request, "staff/audit.html", principal=principal, rows=rows, next_id=next_id)

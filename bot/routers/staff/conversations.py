@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -107,14 +108,19 @@ def _done(request: Request, cid: str, payload: dict[str, Any]) -> Response:
 
 @router.post("/{conversation_id}/assign")
 async def assign(request: Request, ctx: Staff, post: StaffPost, cid: ConversationId) -> Response:
-    principal = post.principal
     try:
-        await ctx.service.assign(conversation_id=cid, staff_id=principal.id, may_take_over=principal.is_admin)
-    except store.TransitionRefused as exc:
-        raise transition_refused(exc) from exc
+        await _act(ctx.service.assign, post.principal, cid)
     except DeliveryFailed:
         logger.warning("assignment notice not delivered", extra={"conversation_id": cid})
-    return _done(request, cid, {"controls": await controls_json(ctx, principal, cid)})
+    return _done(request, cid, {"controls": await controls_json(ctx, post.principal, cid)})
+
+
+async def _act(action: Callable[..., Awaitable[Any]], principal: Principal, cid: str) -> None:
+    """Assign or resolve as this staff member (an admin may take over); a refusal as a page."""
+    try:
+        await action(conversation_id=cid, staff_id=principal.id, may_take_over=principal.is_admin)
+    except store.TransitionRefused as exc:
+        raise transition_refused(exc) from exc
 
 
 @router.post("/{conversation_id}/reply")
@@ -144,9 +150,5 @@ async def reply(
 
 @router.post("/{conversation_id}/resolve")
 async def resolve(request: Request, ctx: Staff, post: StaffPost, cid: ConversationId) -> Response:
-    principal = post.principal
-    try:
-        await ctx.service.resolve(conversation_id=cid, staff_id=principal.id, may_take_over=principal.is_admin)
-    except store.TransitionRefused as exc:
-        raise transition_refused(exc) from exc
-    return _done(request, cid, {"controls": await controls_json(ctx, principal, cid)})
+    await _act(ctx.service.resolve, post.principal, cid)
+    return _done(request, cid, {"controls": await controls_json(ctx, post.principal, cid)})
