@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels import sms, telegram, widget
 from bot.conversations import ConversationService
@@ -48,6 +48,7 @@ from bot.routers.staff import live as staff_live
 from bot.routers.staff import queue as staff_queue
 from bot.routers import telegram as telegram_router
 from bot.settings import GatewaySettings, get_settings
+from bot.settings_parts import SmsSettings, TelegramSettings
 from bot.shop.inbox import ShopInbox
 from bot.staff import pages as staff_pages
 from bot.staff.context import StaffContext, make_signer, make_templates
@@ -154,7 +155,7 @@ async def _start(
         guard=guard,
         history_limit=settings.history_limit,
         events=fanout,
-        alerts=await _staff_alerts(settings, stack),
+        alerts=await _staff_alerts(settings.telegram, stack),
         default_wait=timedelta(minutes=settings.handoff_default_wait_minutes),
         console_url=settings.public_base_url or None,
         review_threshold=settings.review_confidence_threshold,
@@ -172,10 +173,10 @@ async def _start(
         fanout=fanout,
         metrics=metrics,
         limits=widget.WidgetLimits(
-            max_message_chars=settings.max_message_chars, max_frame_bytes=settings.max_ws_frame_bytes
+            max_message_chars=settings.widget.max_message_chars, max_frame_bytes=settings.widget.max_frame_bytes
         ),
         identity=IdentityPolicy.from_settings(settings),
-        session_idle=timedelta(days=settings.widget_session_idle_days),
+        session_idle=timedelta(days=settings.widget.session_idle_days),
         session_limiter=RateLimiter(
             per_minute=settings.rate_limit_session_per_minute, burst=settings.rate_limit_session_burst
         ),
@@ -188,20 +189,8 @@ async def _start(
     )
     service.register_channel(web)
     texts: sms.SmsChannel | None = None
-    if settings.sms_enabled:
-        texts = sms.SmsChannel(
-            service=service,
-            metrics=metrics,
-            sessionmaker=db,
-            client=sms.make_twilio_client(
-                account_sid=settings.twilio_account_sid,
-                auth_token=settings.twilio_auth_token.get_secret_value(),
-                api_base_url=settings.twilio_api_base_url,
-            ),
-            from_number=settings.twilio_from_number,
-            auth_token=settings.twilio_auth_token.get_secret_value(),
-            webhook_url=settings.public_base_url + sms_router.WEBHOOK_PATH,
-        )
+    if settings.sms.enabled:
+        texts = _sms_channel(settings.sms, service=service, metrics=metrics, sessionmaker=db)
         service.register_channel(texts)
     # Registers itself and, in polling mode, starts polling; stops before the service drains.
     chats = await telegram.open_channel(
@@ -259,6 +248,24 @@ async def _start(
     return {"gateway": state, "staff": staff, "widget": web, "sms": texts, "telegram": chats, "shop": shop}
 
 
+def _sms_channel(
+    part: SmsSettings, *, service: ConversationService, metrics: Metrics, sessionmaker: sessionmaker[Session]
+) -> sms.SmsChannel:
+    """The SMS channel, given only the SMS part of the settings."""
+    auth_token = part.auth_token.get_secret_value()
+    return sms.SmsChannel(
+        service=service,
+        metrics=metrics,
+        sessionmaker=sessionmaker,
+        client=sms.make_twilio_client(
+            account_sid=part.account_sid, auth_token=auth_token, api_base_url=part.api_base_url
+        ),
+        from_number=part.from_number,
+        auth_token=auth_token,
+        webhook_url=part.public_base_url + sms_router.WEBHOOK_PATH,
+    )
+
+
 def _start_notices(settings: GatewaySettings, stack: AsyncExitStack, sender: NoticeSender) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(notices.serve(sender, poll_seconds=settings.notices_poll_seconds, stop=stop))
@@ -271,16 +278,16 @@ def _start_notices(settings: GatewaySettings, stack: AsyncExitStack, sender: Not
     stack.push_async_callback(_stop)
 
 
-async def _staff_alerts(settings: GatewaySettings, stack: AsyncExitStack) -> StaffAlerts | None:
+async def _staff_alerts(part: TelegramSettings, stack: AsyncExitStack) -> StaffAlerts | None:
     """A Telegram message to the staff chat for each new handoff, when one is configured."""
-    chat_id = settings.staff_telegram_chat_id.strip()
+    chat_id = part.staff_chat_id.strip()
     if not chat_id:
         return None
-    token = settings.telegram_bot_token.get_secret_value().strip()
+    token = part.bot_token.get_secret_value().strip()
     if not token:
         logger.warning("STAFF_TELEGRAM_CHAT_ID is set but TELEGRAM_BOT_TOKEN is not: no Telegram alerts")
         return None
-    alerts = TelegramStaffAlerts(token=token, chat_id=chat_id, api_base_url=settings.telegram_api_base_url)
+    alerts = TelegramStaffAlerts(token=token, chat_id=chat_id, api_base_url=part.api_base_url)
     stack.push_async_callback(alerts.aclose)
     return alerts
 

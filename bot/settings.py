@@ -8,16 +8,20 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from bot.settings_parts import SmsSettings, StaffSettings, TelegramSettings, WidgetSettings
 from crm.secret_strength import HOW_TO_MAKE_ONE, weakness
-from crm.settings import PROJECT_ROOT
+from crm.settings import PROJECT_ROOT, CRMSettings
 
 # Values people paste from examples; in production they mean "not configured".
 _PLACEHOLDERS = frozenset({"", "changeme", "change-me", "change_me", "secret", "password", "xxx", "todo"})
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(CRMSettings):
+    """The gateway process's one settings object: the CRM's (database_url, shop profile,
+    ...) and the gateway's own; each channel is given only its part (bot/settings_parts.py)."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
@@ -35,7 +39,7 @@ class GatewaySettings(BaseSettings):
     # A message the assistant read with less confidence than this goes to the staff review queue.
     review_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
 
-    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'crm.db'}"
+    # DATABASE_URL: CRMSettings.database_url.
     # SQLite: how long a write waits for the database lock before the customer hears
     # "unavailable" (inside the turn budget; PostgreSQL: the statement timeout for writes).
     database_busy_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
@@ -261,6 +265,55 @@ class GatewaySettings(BaseSettings):
             # Demo mode lets any visitor sign in as any demo customer.
             raise ValueError("DEMO_MODE must be off in production")
         return self
+
+    @property
+    def widget(self) -> WidgetSettings:
+        return WidgetSettings(
+            identity_secret=self.widget_identity_secret,
+            identity_max_ttl_seconds=self.widget_identity_max_ttl_seconds,
+            identity_allow_unexpiring=self.widget_identity_allow_unexpiring,
+            session_idle_days=self.widget_session_idle_days,
+            max_message_chars=self.max_message_chars,
+            max_frame_bytes=self.max_ws_frame_bytes,
+        )
+
+    @property
+    def sms(self) -> SmsSettings:
+        return SmsSettings(
+            account_sid=self.twilio_account_sid,
+            auth_token=self.twilio_auth_token,
+            from_number=self.twilio_from_number,
+            api_base_url=self.twilio_api_base_url,
+            public_base_url=self.public_base_url,
+        )
+
+    @property
+    def telegram(self) -> TelegramSettings:
+        return TelegramSettings(
+            bot_token=self.telegram_bot_token,
+            mode=self.telegram_mode,
+            webhook_secret=self.telegram_webhook_secret,
+            webhook_url=self.telegram_webhook_url,
+            api_base_url=self.telegram_api_base_url,
+            bot_username=self.telegram_bot_username,
+            link_secret=self.telegram_link_secret,
+            link_ttl_seconds=self.telegram_link_ttl_seconds,
+            public_base_url=self.public_base_url,
+            max_message_chars=self.max_message_chars,
+            staff_chat_id=self.staff_telegram_chat_id,
+        )
+
+    @property
+    def staff(self) -> StaffSettings:
+        return StaffSettings(
+            environment=self.environment,
+            session_secret=self.staff_session_secret,
+            session_hours=self.staff_session_hours,
+            known_address_days=self.staff_known_address_days,
+            ws_recheck_seconds=self.staff_ws_recheck_seconds,
+            canned_replies_path=self.canned_replies_path,
+            max_message_chars=self.max_message_chars,
+        )
 
 
 @lru_cache
