@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from bot.settings_parts import SmsSettings, StaffSettings, TelegramSettings, WidgetSettings
 from crm.secret_strength import HOW_TO_MAKE_ONE, weakness
 from crm.settings import PROJECT_ROOT, CRMSettings
+
+P = TypeVar("P", bound=BaseModel)
 
 # Values people paste from examples; in production they mean "not configured".
 _PLACEHOLDERS = frozenset({"", "changeme", "change-me", "change_me", "secret", "password", "xxx", "todo"})
@@ -266,54 +268,30 @@ class GatewaySettings(CRMSettings):
             raise ValueError("DEMO_MODE must be off in production")
         return self
 
+    # Each part is read from the flat fields: PREFIX_<name>, else <name>, else as named here.
     @property
     def widget(self) -> WidgetSettings:
-        return WidgetSettings(
-            identity_secret=self.widget_identity_secret,
-            identity_max_ttl_seconds=self.widget_identity_max_ttl_seconds,
-            identity_allow_unexpiring=self.widget_identity_allow_unexpiring,
-            session_idle_days=self.widget_session_idle_days,
-            max_message_chars=self.max_message_chars,
-            max_frame_bytes=self.max_ws_frame_bytes,
-        )
+        return self._part(WidgetSettings, "widget_", max_frame_bytes=self.max_ws_frame_bytes)
 
     @property
     def sms(self) -> SmsSettings:
-        return SmsSettings(
-            account_sid=self.twilio_account_sid,
-            auth_token=self.twilio_auth_token,
-            from_number=self.twilio_from_number,
-            api_base_url=self.twilio_api_base_url,
-            public_base_url=self.public_base_url,
-        )
+        return self._part(SmsSettings, "twilio_")
 
     @property
     def telegram(self) -> TelegramSettings:
-        return TelegramSettings(
-            bot_token=self.telegram_bot_token,
-            mode=self.telegram_mode,
-            webhook_secret=self.telegram_webhook_secret,
-            webhook_url=self.telegram_webhook_url,
-            api_base_url=self.telegram_api_base_url,
-            bot_username=self.telegram_bot_username,
-            link_secret=self.telegram_link_secret,
-            link_ttl_seconds=self.telegram_link_ttl_seconds,
-            public_base_url=self.public_base_url,
-            max_message_chars=self.max_message_chars,
-            staff_chat_id=self.staff_telegram_chat_id,
-        )
+        return self._part(TelegramSettings, "telegram_", staff_chat_id=self.staff_telegram_chat_id)
 
     @property
     def staff(self) -> StaffSettings:
-        return StaffSettings(
-            environment=self.environment,
-            session_secret=self.staff_session_secret,
-            session_hours=self.staff_session_hours,
-            known_address_days=self.staff_known_address_days,
-            ws_recheck_seconds=self.staff_ws_recheck_seconds,
-            canned_replies_path=self.canned_replies_path,
-            max_message_chars=self.max_message_chars,
-        )
+        return self._part(StaffSettings, "staff_")
+
+    def _part(self, model: type[P], prefix: str, **named: Any) -> P:
+        values = {
+            name: getattr(self, prefix + name) if hasattr(self, prefix + name) else getattr(self, name)
+            for name in model.model_fields
+            if name not in named
+        }
+        return model(**values, **named)
 
 
 @lru_cache
