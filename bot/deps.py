@@ -6,7 +6,7 @@ of bot/staff/pages.py, answered once by the handlers installed there:
 
     SignedIn   a page: the sign-in page (303) when signed out, 503 when the console is closed
     Admin      a page for admins only (403 for an agent)
-    StaffPost  a POST: signed in (else 401), a readable form and the CSRF token (else 403)
+    StaffPost  a POST: signed in (Poster, else 401), a readable form (Form) and its CSRF token (else 403)
     AdminPost  the same, for admins only
     Viewer     a fragment: the principal, or 401 with an empty body
 """
@@ -113,25 +113,33 @@ async def form(request: Request) -> dict[str, str]:
 Form = Annotated[dict[str, str], Depends(form)]
 
 
-async def staff_post(request: Request, ctx: Staff) -> Post:
-    """A signed-in principal and a valid CSRF token, else a Refusal (503 / 401 / 4xx / 403)."""
+async def poster(request: Request, ctx: Staff) -> Principal:
+    """Who sent a POST: 503 while the console is closed, 401 when signed out (no redirect for a form)."""
     if ctx.signer is None:
         raise Refusal(503, "The staff console is not configured.")
     principal = await ctx.principal(request.cookies.get(sessions.COOKIE))
     if principal is None:
         raise Refusal(401, "Please sign in again.")
-    fields = await read_form(request)
+    return principal
+
+
+Poster = Annotated[Principal, Depends(poster)]
+
+
+async def csrf_checked(request: Request, ctx: Staff, principal: Poster, fields: Form) -> Post:
+    """The CSRF token of the poster's session, in the X-CSRF-Token header or the form, else 403."""
     token = request.headers.get(sessions.CSRF_HEADER) or fields.get(sessions.CSRF_FIELD)
+    assert ctx.signer is not None
     if not ctx.signer.csrf_valid(principal.session, token):
         logger.warning(
             "staff request refused: CSRF token missing or wrong", extra={"staff_user_id": principal.id}
         )
         raise Refusal(403, "This form has expired. Reload the page and try again.")
-    request.state.principal = principal
+    request.state.principal = principal  # refusals from here on show the staff member's header
     return Post(principal, fields)
 
 
-StaffPost = Annotated[Post, Depends(staff_post)]
+StaffPost = Annotated[Post, Depends(csrf_checked)]
 
 
 async def admin_post(request: Request, post: StaffPost) -> Post:
