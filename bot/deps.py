@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 
 from bot.conversations import ConversationService
-from bot.staff.pages import ConsoleClosed, Refusal, SignInRequired, Unauthorised, read_form
 from bot.settings import GatewaySettings
 from bot.shop.inbox import ShopInbox
 from bot.staff import sessions
 from bot.staff.context import Principal, StaffContext
+from bot.staff.pages import ConsoleClosed, Refusal, SignInRequired, Unauthorised, read_form
 
 logger = logging.getLogger(__name__)
 
