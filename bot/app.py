@@ -24,6 +24,7 @@ from bot.channels import sms, telegram, widget
 from bot.conversations import ConversationService
 from bot.fanout import LocalFanout, RedisFanout
 from bot.handoff import StaffAlerts, TelegramStaffAlerts
+from bot.intake.door import Intake
 from bot.locks import LocalTurnGuard, RedisTurnGuard, TurnGuard
 from bot.logs import configure_logging
 from bot.metrics import Metrics
@@ -177,12 +178,12 @@ async def _start(
         ),
     )
     service.register_channel(web)
+    intake = Intake(service=service, sessionmaker=sessionmaker(engine, expire_on_commit=False))
     texts: sms.SmsChannel | None = None
     if settings.sms_enabled:
         texts = sms.SmsChannel(
-            service=service,
+            intake=intake,
             metrics=metrics,
-            sessionmaker=sessionmaker(engine, expire_on_commit=False),
             client=sms.make_twilio_client(
                 account_sid=settings.twilio_account_sid,
                 auth_token=settings.twilio_auth_token.get_secret_value(),
@@ -196,7 +197,7 @@ async def _start(
     # Registers itself and, in polling mode, starts polling; stops before the service drains.
     chats = await telegram.open_channel(
         settings,
-        service=service,
+        intake=intake,
         metrics=metrics,
         chat_limiter=RateLimiter(
             per_minute=settings.rate_limit_session_per_minute, burst=settings.rate_limit_session_burst

@@ -240,7 +240,7 @@ async def test_typing_is_renewed_while_a_slow_turn_runs(
     ada: TelegramUser,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(telegram, "_TYPING_EVERY_SECONDS", 0.2)
+    monkeypatch.setattr(telegram.channel, "_TYPING_EVERY_SECONDS", 0.2)
     gateway = await start_tg_gateway(rasa_timeout_seconds=5)
     fake_rasa.delay = 1.0
     await post(gateway, ada.text("think hard"))
