@@ -23,6 +23,7 @@ from starlette.websockets import WebSocketState
 
 from bot import identity, replies
 from bot.channels.base import ConversationRef, InboundMessage, OutboundMessage
+from bot.intake.delivery import NotDelivered
 
 if TYPE_CHECKING:
     from bot.conversations import ConversationService, Receipt
@@ -129,7 +130,12 @@ class WidgetChannel:
     # -- outbound (the Channel protocol) -----------------------------------------
 
     async def send(self, conversation: ConversationRef, outbound: OutboundMessage) -> None:
-        await self._fanout.publish(conversation.id, {"type": "message", **outbound.as_json()})
+        """Publish to the conversation's open tabs; NotDelivered (`bot.intake.delivery`) when the
+        fan-out (Redis, with several gateways) cannot take it - for any sender, as before."""
+        try:
+            await self._fanout.publish(conversation.id, {"type": "message", **outbound.as_json()})
+        except Exception as exc:
+            raise NotDelivered(type(exc).__name__) from exc
 
     async def typing(self, conversation: ConversationRef, on: bool) -> None:
         await self._fanout.publish(conversation.id, {"type": "typing", "on": on})

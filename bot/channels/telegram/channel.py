@@ -270,6 +270,8 @@ class TelegramChannel:
         )
         if receipt.unavailable:
             return False
+        if receipt.duplicate:
+            return True  # answered when it was taken in
         # Stops the spinner on the button; a stale button says why nothing happens.
         await self._answer(query.id, replies.BAD_PAYLOAD if receipt.rejection else None)
         return True
