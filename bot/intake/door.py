@@ -17,6 +17,7 @@ Adapters hold an `Intake`; only this package touches the database and the CRM fo
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -212,14 +213,9 @@ class Intake:
     # -- plumbing --------------------------------------------------------------------------
 
     async def _db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        return await asyncio.to_thread(self._unit_of_work, fn, kwargs)
+        """One unit of work in a worker thread: committed when `fn` returns, rolled back when it raises."""
+        return await asyncio.to_thread(self._unit_of_work, functools.partial(fn, **kwargs))
 
-    def _unit_of_work(self, fn: Callable[..., T], kwargs: dict[str, Any]) -> T:
-        with self._sessionmaker() as session:
-            try:
-                result = fn(session, **kwargs)
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            return result
+    def _unit_of_work(self, fn: Callable[[Session], T]) -> T:
+        with self._sessionmaker.begin() as session:
+            return fn(session)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
-from telegram import Bot, Message, Update
+from telegram import Bot, Message, Update, User
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
@@ -20,7 +20,7 @@ from bot import replies
 from bot.channels.base import Button, ConversationRef, InboundMessage, OutboundMessage
 from bot.channels.telegram import wire
 from bot.channels.telegram.events import Events
-from bot.channels.telegram.links import DeepLink, link_token
+from bot.channels.telegram.links import DeepLink, make_deep_link
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.texts import CHOOSE, EDITED, GROUP_CHAT, NON_TEXT
 from bot.intake.delivery import not_delivered
@@ -224,20 +224,10 @@ class TelegramChannel:
             return True
         if not message.text.strip():
             return True
+        # The update id makes a redelivery a duplicate; chat and message id keep
+        # a new update from colliding with an old one if Telegram's counter restarts.
         receipt = await self._submit(
-            chat_id,
-            message.from_user.id,
-            message.from_user.language_code,
-            lambda conversation: InboundMessage(
-                channel=CHANNEL,
-                conversation_id=conversation.id,
-                # The update id makes a redelivery a duplicate; chat and message id keep
-                # a new update from colliding with an old one if Telegram's counter restarts.
-                channel_message_id=message_id(update, chat_id, message),
-                text=message.text or "",
-                customer_external_id=conversation.customer_external_id,
-                locale=conversation.locale,
-            ),
+            chat_id, message.from_user, message_id(update, chat_id, message), text=message.text
         )
         return not receipt.unavailable
 
@@ -255,18 +245,7 @@ class TelegramChannel:
             await self._answer(query.id, replies.BAD_PAYLOAD)
             return True
         receipt = await self._submit(
-            chat_id,
-            query.from_user.id,
-            query.from_user.language_code,
-            lambda conversation: InboundMessage(
-                channel=CHANNEL,
-                conversation_id=conversation.id,
-                channel_message_id=f"{update.update_id}:cb:{query.id}",
-                payload=button.payload,
-                payload_title=button.title,
-                customer_external_id=conversation.customer_external_id,
-                locale=conversation.locale,
-            ),
+            chat_id, query.from_user, f"{update.update_id}:cb:{query.id}", payload=button
         )
         if receipt.unavailable:
             return False
@@ -295,16 +274,23 @@ class TelegramChannel:
         await self._call(self.bot.answer_callback_query, callback_query_id=query_id, text=text)
 
     async def _submit(
-        self,
-        chat_id: int,
-        user_id: int,
-        language_code: str | None,
-        build: Callable[[ConversationRef], InboundMessage],
+        self, chat_id: int, user: User, channel_message_id: str, *, text: str = "", payload: Button | None = None
     ) -> Receipt:
         """Hand a message in through the intake service and wait until it is stored (or known to be a duplicate)."""
         async with self.intake.in_line(CHANNEL, str(chat_id)):
-            conversation = await self.conversation(chat_id, user_id, language_code)
-            stored = self.intake.submit(build(conversation))
+            conversation = await self.conversation(chat_id, user.id, user.language_code)
+            stored = self.intake.submit(
+                InboundMessage(
+                    channel=CHANNEL,
+                    conversation_id=conversation.id,
+                    channel_message_id=channel_message_id,
+                    text=text,
+                    payload=payload.payload if payload is not None else None,
+                    payload_title=payload.title if payload is not None else None,
+                    customer_external_id=conversation.customer_external_id,
+                    locale=conversation.locale,
+                )
+            )
         receipt = await stored
         if receipt is None:
             raise RuntimeError("message handling ended without storing the message")
@@ -332,11 +318,9 @@ class TelegramChannel:
         ValueError for a customer id too long to fit in a start parameter.
         """
         username = await self._bot_username()
-        if not self._link_secret or not username:
-            return None
-        expires_at = (self._clock() + self._link_ttl).replace(microsecond=0)
-        token = link_token(customer_external_id, secret=self._link_secret, expires_at=expires_at)
-        return DeepLink(url=f"https://t.me/{username}?start={token}", expires_at=expires_at)
+        return make_deep_link(
+            username, customer_external_id, secret=self._link_secret, ttl=self._link_ttl, now=self._clock()
+        )
 
     async def _bot_username(self) -> str:
         if not self._username:

@@ -15,21 +15,8 @@ from typing import TYPE_CHECKING, Any
 from telegram import Message, ReplyKeyboardRemove, Update
 
 from bot.channels.base import ConversationRef, InboundMessage
-from bot.channels.telegram import wire
+from bot.channels.telegram import texts, wire
 from bot.channels.telegram.links import LinkTokenError, read_link_token
-from bot.channels.telegram.texts import (
-    LINK_EXPIRED,
-    LINK_INVALID,
-    LINK_USED,
-    LINKED,
-    LINKED_ELSEWHERE,
-    NO_MATCH,
-    NOT_OWN_CONTACT,
-    VERIFIED,
-    WELCOME,
-    WELCOME_BACK,
-    WELCOME_VERIFY,
-)
 
 if TYPE_CHECKING:
     from bot.channels.telegram.channel import TelegramChannel
@@ -78,9 +65,10 @@ class Events:
             return
         linked = await self._intake.service.customer_for_identity(channel=CHANNEL, external_user_id=str(user.id))
         if linked is not None:
-            await self.answer(update, message, "start", WELCOME_BACK)
+            await self.answer(update, message, "start", texts.WELCOME_BACK)
             return
-        await self.answer(update, message, "start", f"{WELCOME}\n\n{WELCOME_VERIFY}", wire.share_phone_keyboard())
+        welcome = f"{texts.WELCOME}\n\n{texts.WELCOME_VERIFY}"
+        await self.answer(update, message, "start", welcome, wire.share_phone_keyboard())
 
     async def contact(self, update: Update, message: Message) -> None:
         assert message.contact is not None and message.from_user is not None
@@ -92,17 +80,18 @@ class Events:
             # Anyone can forward anyone's contact card; only one's own proves anything.
             self._channel.metrics.rejected.labels(CHANNEL, "foreign_contact").inc()
             logger.info("shared contact is not the sender's own; refused")
-            await self._reply(conversation, message.chat_id, NOT_OWN_CONTACT)
+            await self._reply(conversation, message.chat_id, texts.NOT_OWN_CONTACT)
             return
         phone = self._intake.phone(wire.international(message.contact.phone_number))
         customer = await self._intake.service.customer_for_phone(phone=phone) if phone else None
         if customer is None:
             logger.info("shared phone number matches no customer")
-            await self._reply(conversation, message.chat_id, NO_MATCH, ReplyKeyboardRemove())
+            await self._reply(conversation, message.chat_id, texts.NO_MATCH, ReplyKeyboardRemove())
             return
         await self._verified(
-            conversation, message.chat_id, user.id, user.language_code, customer, how="contact", success=VERIFIED
-        )
+            conversation, message.chat_id, user.id, user.language_code, customer,
+            how="contact", success=texts.VERIFIED,
+        )  # fmt: skip
 
     async def _link_from_website(
         self, conversation: ConversationRef, chat_id: int, user_id: int, language_code: str | None, token: str
@@ -113,16 +102,16 @@ class Events:
         except LinkTokenError as exc:
             metrics.rejected.labels(CHANNEL, "link_expired" if exc.expired else "link_invalid").inc()
             logger.warning("Telegram deep link refused", extra={"reason": str(exc)})
-            await self._reply(conversation, chat_id, LINK_EXPIRED if exc.expired else LINK_INVALID)
+            await self._reply(conversation, chat_id, texts.LINK_EXPIRED if exc.expired else texts.LINK_INVALID)
             return
         # Single use: a link forwarded, leaked or tapped twice links one account, once.
         if not await self._intake.service.claim_link_token(token=token, keep=self._link_ttl + timedelta(days=1)):
             metrics.rejected.labels(CHANNEL, "link_used").inc()
             logger.warning("Telegram deep link used again; refused")
-            await self._reply(conversation, chat_id, LINK_USED)
+            await self._reply(conversation, chat_id, texts.LINK_USED)
             return
         await self._verified(
-            conversation, chat_id, user_id, language_code, customer, how="deep_link", success=LINKED
+            conversation, chat_id, user_id, language_code, customer, how="deep_link", success=texts.LINKED
         )
 
     async def _verified(
@@ -145,12 +134,12 @@ class Events:
             )
         except LookupError:
             logger.warning("Telegram verification names no CRM customer", extra={"how": how})
-            refusal = LINK_INVALID if how == "deep_link" else NO_MATCH
+            refusal = texts.LINK_INVALID if how == "deep_link" else texts.NO_MATCH
             await self._reply(conversation, chat_id, refusal, ReplyKeyboardRemove())
             return
         if not linked:
             logger.warning("Telegram account already linked to another customer", extra={"how": how})
-            await self._reply(conversation, chat_id, LINKED_ELSEWHERE, ReplyKeyboardRemove())
+            await self._reply(conversation, chat_id, texts.LINKED_ELSEWHERE, ReplyKeyboardRemove())
             return
         async with self._intake.in_line(CHANNEL, str(chat_id)):
             conversation = await self._channel.conversation(chat_id, user_id, language_code)

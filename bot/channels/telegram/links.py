@@ -8,7 +8,7 @@ import hmac
 import re
 import struct
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 # Telegram allows 64 characters of A-Z a-z 0-9 _ - in the start parameter:
 # 48 bytes of base64url. 4 hold the expiry and 12 the MAC, 32 are left for the id.
@@ -70,3 +70,15 @@ class DeepLink:
     expires_at: datetime
 
 
+def make_deep_link(
+    username: str, customer_external_id: str, *, secret: str, ttl: timedelta, now: datetime
+) -> DeepLink | None:
+    """A t.me link for this customer, valid for `ttl`; None without a secret or the bot's username.
+
+    ValueError for a customer id too long to fit in a start parameter.
+    """
+    if not secret or not username:
+        return None
+    expires_at = (now + ttl).replace(microsecond=0)
+    token = link_token(customer_external_id, secret=secret, expires_at=expires_at)
+    return DeepLink(url=f"https://t.me/{username}?start={token}", expires_at=expires_at)
