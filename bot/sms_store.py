@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.channels.base import Button, InboundMessage, OutboundMessage
-from bot.intake.keywords import CHANNEL, HELP_WORDS, START_WORDS, STOP_WORDS, Keyword
+from bot.intake.keywords import CHANNEL, START_WORDS, STOP_WORDS, Keyword
 from bot.intake.records import record_answered
 from crm.clock import as_utc
 from crm.models import AuditEntry, Consent, Conversation, Customer, Message, Sender

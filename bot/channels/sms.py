@@ -24,28 +24,26 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from prometheus_client import Counter
-from sqlalchemy.exc import SQLAlchemyError
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import replies
+from bot.channels.base import Button, ConversationRef, InboundMessage, OutboundMessage
 from bot.channels.text import split_text as text_split
 from bot.channels.twilio_http import SEND_TIMEOUT_SECONDS as _SEND_TIMEOUT_SECONDS
 from bot.channels.twilio_http import TWILIO_API, make_twilio_client
-from bot.channels.base import Button, ConversationRef, InboundMessage, OutboundMessage
 from bot.intake.delivery import NotDelivered, not_delivered
-from bot.intake.shop import START_ACK, ShopTexts, shop_texts
+from bot.intake.door import Intake, Unavailable
 from bot.intake.keywords import CHANNEL, HELP_WORDS, START_WORDS, STOP_WORDS, Keyword
+from bot.intake.shop import START_ACK, ShopTexts, shop_texts
 
 if TYPE_CHECKING:
-    from bot.intake.door import Intake
     from bot.metrics import Metrics
 
 __all__ = ["START_ACK", "TWILIO_API", "ShopTexts", "TextNotSent", "make_twilio_client", "shop_texts"]
@@ -264,7 +262,7 @@ class SmsChannel:
                     await self._keyword(conversation, number, sid, *keyword)
                     return empty_twiml()
                 stored = self._intake.submit(await self._inbound(conversation, sid, body))
-        except SQLAlchemyError as exc:
+        except Unavailable as exc:
             self._metrics.failures.labels("database").inc()
             logger.error("could not take an inbound text: %s", type(exc).__name__)
             return twiml_message(replies.UNAVAILABLE)

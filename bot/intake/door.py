@@ -24,11 +24,13 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import sms_store, store
 from bot.channels.base import Button, ConversationRef, InboundMessage
 from bot.intake import records
+from bot.intake.keywords import Keyword
 from bot.links import NEW_LINK_NOTICE
 from bot.locks import KeyedFifo
 from crm.clock import utcnow
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# What intake calls raise when the database cannot take a message in: the channel says
+# "try again" in its own way (TwiML, a 503 for Telegram to redeliver).
+Unavailable = SQLAlchemyError
 # How long a claim for an update without a conversation is kept: far past any redelivery.
 _CLAIM_KEEP = timedelta(days=2)
 
@@ -206,16 +211,23 @@ class Intake:
         return await self._db(sms_store.latest_options, conversation_id=conversation_id)
 
     async def keyword(
-        self, inbound: InboundMessage, *, number: str, keyword: sms_store.Keyword, reply: str | None
+        self, inbound: InboundMessage, *, number: str, keyword: Keyword, reply: str | None
     ) -> sms_store.KeywordReceipt:
         return await self._db(sms_store.record_keyword, inbound=inbound, number=number, keyword=keyword, reply=reply)
 
     # -- plumbing --------------------------------------------------------------------------
 
     async def _db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        """One unit of work in a worker thread: committed when `fn` returns, rolled back when it raises."""
+        """One unit of work in a worker thread, with a session of its own. Not `sessionmaker.begin()`:
+        `store.claim_inbound` rolls back itself when it meets a duplicate."""
         return await asyncio.to_thread(self._unit_of_work, functools.partial(fn, **kwargs))
 
     def _unit_of_work(self, fn: Callable[[Session], T]) -> T:
-        with self._sessionmaker.begin() as session:
-            return fn(session)
+        with self._sessionmaker() as session:
+            try:
+                result = fn(session)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            return result

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, Message, Update, User
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
@@ -24,10 +23,10 @@ from bot.channels.telegram.links import DeepLink, make_deep_link
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.texts import CHOOSE, EDITED, GROUP_CHAT, NON_TEXT
 from bot.intake.delivery import not_delivered
+from bot.intake.door import Intake, Unavailable
 
 if TYPE_CHECKING:
     from bot.conversations import Receipt
-    from bot.intake.door import Intake
     from bot.metrics import Metrics
 
 logger = logging.getLogger("bot.channels.telegram")
@@ -176,7 +175,7 @@ class TelegramChannel:
         (Telegram should deliver it again); everything else is True."""
         try:
             return await self._process(update)
-        except SQLAlchemyError as exc:
+        except Unavailable as exc:
             self.metrics.failures.labels("database").inc()
             logger.error("could not take a Telegram update in: %s", type(exc).__name__)
             return False
