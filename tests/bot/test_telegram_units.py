@@ -224,3 +224,12 @@ def test_production_refuses_a_placeholder_link_secret() -> None:
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(ValidationError):
         settings(telegram_mode="push")
+
+
+@pytest.mark.parametrize("chat_id", [{}, "42", True, [1]])
+def test_an_update_whose_chat_is_not_numbered_is_not_an_update(chat_id: Any) -> None:
+    ada = {"id": 42, "is_bot": False, "first_name": "Ada"}
+    message = {"message_id": 1, "date": 1, "chat": {"id": chat_id, "type": "private"}, "from": ada, "text": "hi"}
+    assert wire.parse({"update_id": 1, "message": message}, None) is None  # type: ignore[arg-type]
+    message["chat"] = {"id": 42, "type": "private"}
+    assert wire.parse({"update_id": 1, "message": message}, None) is not None  # type: ignore[arg-type]

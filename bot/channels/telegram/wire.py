@@ -60,10 +60,16 @@ def parse(data: Any, bot: Bot) -> Update | None:
     if not _well_typed(data):
         return None
     try:
-        return Update.de_json(data, bot)
+        update = Update.de_json(data, bot)
     # OverflowError / OSError: a timestamp no clock can hold ("date": -2**63), found by fuzzing.
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError, OSError):
         return None
+    # Chats and users are numbered ("id" is a string only for callback queries): a chat
+    # that is an object would be answered at an address Telegram cannot have (found by fuzzing).
+    for party in (update.effective_chat, update.effective_user):
+        if party is not None and (not isinstance(party.id, int) or isinstance(party.id, bool)):
+            return None
+    return update
 
 
 def inline_keyboard(message_id: str, buttons: tuple[Button, ...]) -> InlineKeyboardMarkup:
