@@ -255,9 +255,15 @@ class SmsChannel:
             async with self._intake.in_line(CHANNEL, number):
                 sender = await self._intake.texting_number(number)
                 conversation = await self._intake.open(
-                    channel=CHANNEL, address=number, customer=sender.customer_external_id, locale="en", sticky=False
+                    channel=CHANNEL,
+                    address=number,
+                    customer=sender.customer_external_id,
+                    locale="en",
+                    sticky=False,
                 )
-                keyword = keyword_of(body, opted_out=not sender.may_text, opt_out_type=params.get("OptOutType"))
+                keyword = keyword_of(
+                    body, opted_out=not sender.may_text, opt_out_type=params.get("OptOutType")
+                )
                 if keyword is not None:
                     await self._keyword(conversation, number, sid, *keyword)
                     return empty_twiml()

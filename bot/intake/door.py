@@ -34,7 +34,6 @@ from bot.intake.keywords import Keyword
 from bot.links import NEW_LINK_NOTICE
 from bot.locks import KeyedFifo
 from crm.clock import utcnow
-from crm.models import Sender
 from crm.normalize import normalize_phone
 
 if TYPE_CHECKING:
@@ -47,6 +46,9 @@ T = TypeVar("T")
 # "try again" in its own way (TwiML, a 503 for Telegram to redeliver).
 Unavailable = SQLAlchemyError
 # How long a claim for an update without a conversation is kept: far past any redelivery.
+# The claims share deep-link tokens' table (`bot.links`) and prune it on the way, so this
+# must not be shorter than a link claim must live (TELEGRAM_LINK_TTL_SECONDS, at most a
+# day, plus a day).
 _CLAIM_KEEP = timedelta(days=2)
 
 
@@ -171,10 +173,9 @@ class Intake:
     async def note(self, conversation: ConversationRef, text: str, data: dict[str, Any]) -> None:
         """Store words the channel says itself (and sends with its own markup) in the transcript."""
         await self._db(
-            store.add_outbound,
+            records.add_note,
             conversation_id=conversation.id,
             channel=conversation.channel,
-            sender=Sender.system,
             text=text,
             data=data,
         )
@@ -213,7 +214,9 @@ class Intake:
     async def keyword(
         self, inbound: InboundMessage, *, number: str, keyword: Keyword, reply: str | None
     ) -> sms_store.KeywordReceipt:
-        return await self._db(sms_store.record_keyword, inbound=inbound, number=number, keyword=keyword, reply=reply)
+        return await self._db(
+            sms_store.record_keyword, inbound=inbound, number=number, keyword=keyword, reply=reply
+        )
 
     # -- plumbing --------------------------------------------------------------------------
 

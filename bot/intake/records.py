@@ -42,19 +42,25 @@ def record_answered(
         return Answered(duplicate=True)
     # Answered here and now, in the claim's own transaction: no turn is left open.
     session.execute(
-        update(Message).where(Message.id == claim.message_id).values(turn_state=TurnState.answered, **({"data": event} if event else {}))
+        update(Message)
+        .where(Message.id == claim.message_id)
+        .values(turn_state=TurnState.answered, **({"data": event} if event else {}))
     )
     outbound = None
     if reply is not None:
-        outbound = store.add_outbound(
-            session,
-            conversation_id=inbound.conversation_id,
-            channel=inbound.channel,
-            sender=Sender.system,
-            text=reply,
-            data=data,
+        outbound = add_note(
+            session, conversation_id=inbound.conversation_id, channel=inbound.channel, text=reply, data=data
         )
     return Answered(duplicate=False, reply=outbound)
+
+
+def add_note(
+    session: Session, *, conversation_id: str, channel: str, text: str, data: dict[str, Any]
+) -> OutboundMessage:
+    """Store words the gateway says itself (not the assistant, not staff) in the transcript."""
+    return store.add_outbound(
+        session, conversation_id=conversation_id, channel=channel, sender=Sender.system, text=text, data=data
+    )
 
 
 def claim_once(session: Session, *, key: str, now: datetime, keep: timedelta) -> bool:

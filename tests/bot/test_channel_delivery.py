@@ -83,7 +83,9 @@ def _widget(service: ConversationService) -> widget.WidgetChannel:
     )  # fmt: skip
 
 
-async def test_the_widget_raises_delivery_failed_when_its_fanout_refuses(service: ConversationService) -> None:
+async def test_the_widget_raises_delivery_failed_when_its_fanout_refuses(
+    service: ConversationService,
+) -> None:
     with pytest.raises(DeliveryFailed) as failed:
         await _widget(service).send(conversation("web", "tokenhash"), STAFF_REPLY)
     assert isinstance(failed.value, NotDelivered) and failed.value.reason == "ConnectionError"

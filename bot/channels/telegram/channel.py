@@ -7,17 +7,17 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 from telegram import Bot, Message, Update, User
 from telegram.constants import ChatAction, ChatType
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import TelegramError
 
 from bot import replies
 from bot.channels.base import Button, ConversationRef, InboundMessage, OutboundMessage
-from bot.channels.telegram import wire
+from bot.channels.telegram import api, wire
 from bot.channels.telegram.events import Events
 from bot.channels.telegram.links import DeepLink, make_deep_link
 from bot.channels.telegram.polling import Poller
@@ -38,10 +38,6 @@ _CALLBACK = re.compile(r"^b:(\d{1,18}):(\d{1,3})$")
 # Telegram shows "typing…" for about five seconds; renew it until the turn ends.
 _TYPING_EVERY_SECONDS = 4.0
 _TYPING_AT_MOST_SECONDS = 60.0
-_SEND_ATTEMPTS = 3
-
-T = TypeVar("T")
-
 
 class Limiter(Protocol):
     def allow(self, key: str) -> bool: ...
@@ -88,7 +84,7 @@ class TelegramChannel:
         markup = wire.inline_keyboard(outbound.id, outbound.buttons) if outbound.buttons else None
         pieces = wire.split_text(outbound.text)
         if outbound.image:
-            _, failure = await self._call(
+            _, failure = await api.call(
                 self.bot.send_photo,
                 chat_id=chat_id,
                 photo=outbound.image,
@@ -102,7 +98,7 @@ class TelegramChannel:
         failed = None
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
-            _, failure = await self._call(
+            _, failure = await api.call(
                 self.bot.send_message, chat_id=chat_id, text=piece, reply_markup=markup if last else None
             )
             failed = failed or failure
@@ -129,30 +125,7 @@ class TelegramChannel:
 
     async def say(self, chat_id: int, text: str, markup: Any = None) -> None:
         """Send the channel's own words (stored by the caller when they answer a customer); never raises."""
-        await self._call(self.bot.send_message, chat_id=chat_id, text=text, reply_markup=markup)
-
-    async def _call(self, method: Callable[..., Awaitable[T]], **kwargs: Any) -> tuple[T | None, str | None]:
-        """One Bot API call, and why it failed (refused, unreachable) or None; waits out flood limits
-        and retries network blips, never raises. The message is already in the transcript."""
-        failure = "unreachable"
-        for attempt in range(1, _SEND_ATTEMPTS + 1):
-            try:
-                return await method(**kwargs), None
-            except RetryAfter as exc:
-                wait = wire.retry_seconds(exc)
-                logger.warning("Telegram asked to slow down", extra={"retry_after": wait})
-                await asyncio.sleep(wait)
-            except (Forbidden, BadRequest, InvalidToken) as exc:
-                # Blocked by the user, chat gone, or a request Telegram will never accept.
-                logger.warning("Telegram refused a message: %s", type(exc).__name__)
-                return None, "refused"
-            except NetworkError as exc:  # TimedOut is one too
-                logger.warning("Telegram unreachable (attempt %d): %s", attempt, type(exc).__name__)
-                await asyncio.sleep(0.5 * attempt)
-            except TelegramError as exc:
-                logger.warning("Telegram call failed: %s", type(exc).__name__)
-                return None, "refused"
-        return None, failure
+        await api.call(self.bot.send_message, chat_id=chat_id, text=text, reply_markup=markup)
 
     # -- inbound -----------------------------------------------------------------------
 
@@ -270,12 +243,18 @@ class TelegramChannel:
         return None
 
     async def _answer(self, query_id: str, text: str | None = None) -> None:
-        await self._call(self.bot.answer_callback_query, callback_query_id=query_id, text=text)
+        await api.call(self.bot.answer_callback_query, callback_query_id=query_id, text=text)
 
     async def _submit(
-        self, chat_id: int, user: User, channel_message_id: str, *, text: str = "", payload: Button | None = None
+        self,
+        chat_id: int,
+        user: User,
+        channel_message_id: str,
+        *,
+        text: str = "",
+        payload: Button | None = None,
     ) -> Receipt:
-        """Hand a message in through the intake service and wait until it is stored (or known to be a duplicate)."""
+        """Hand a message in through the intake service; wait until stored (or known as a duplicate)."""
         async with self.intake.in_line(CHANNEL, str(chat_id)):
             conversation = await self.conversation(chat_id, user.id, user.language_code)
             stored = self.intake.submit(
@@ -297,9 +276,11 @@ class TelegramChannel:
 
     async def conversation(self, chat_id: int, user_id: int, language_code: str | None) -> ConversationRef:
         """The chat's conversation, verified by a linked Telegram account when there is one."""
-        linked = await self.intake.service.customer_for_identity(channel=CHANNEL, external_user_id=str(user_id))
+        service = self.intake.service
+        linked = await service.customer_for_identity(channel=CHANNEL, external_user_id=str(user_id))
+        locale = wire.locale(language_code)
         return await self.intake.open(
-            channel=CHANNEL, address=str(chat_id), customer=linked, locale=wire.locale(language_code), sticky=True
+            channel=CHANNEL, address=str(chat_id), customer=linked, locale=locale, sticky=True
         )
 
     async def _once(self, update: Update, chat_id: int, text: str) -> None:
@@ -349,5 +330,5 @@ class TelegramChannel:
 
 
 def message_id(update: Update, chat_id: int, message: Message) -> str:
-    """A message's channel id: unique per update, and per chat and message should Telegram's counter restart."""
+    """A message's channel id: unique per update, and per chat and message if Telegram's counter restarts."""
     return f"{update.update_id}:{chat_id}:{message.message_id}"

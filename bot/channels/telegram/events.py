@@ -49,7 +49,9 @@ class Events:
         self._link_ttl = link_ttl
         self._clock = clock
 
-    async def answer(self, update: Update, message: Message, kind: str, reply: str, markup: Any = None) -> None:
+    async def answer(
+        self, update: Update, message: Message, kind: str, reply: str, markup: Any = None
+    ) -> None:
         """Record the update and `reply` to it; a redelivery gets nothing."""
         conversation = await self._record(update, message, kind, reply)
         if conversation is not None:
@@ -61,9 +63,12 @@ class Events:
         if argument:
             conversation = await self._record(update, message, "deep_link")
             if conversation is not None:
-                await self._link_from_website(conversation, message.chat_id, user.id, user.language_code, argument)
+                await self._link_from_website(
+                    conversation, message.chat_id, user.id, user.language_code, argument
+                )
             return
-        linked = await self._intake.service.customer_for_identity(channel=CHANNEL, external_user_id=str(user.id))
+        service = self._intake.service
+        linked = await service.customer_for_identity(channel=CHANNEL, external_user_id=str(user.id))
         if linked is not None:
             await self.answer(update, message, "start", texts.WELCOME_BACK)
             return
@@ -102,10 +107,12 @@ class Events:
         except LinkTokenError as exc:
             metrics.rejected.labels(CHANNEL, "link_expired" if exc.expired else "link_invalid").inc()
             logger.warning("Telegram deep link refused", extra={"reason": str(exc)})
-            await self._reply(conversation, chat_id, texts.LINK_EXPIRED if exc.expired else texts.LINK_INVALID)
+            refusal = texts.LINK_EXPIRED if exc.expired else texts.LINK_INVALID
+            await self._reply(conversation, chat_id, refusal)
             return
         # Single use: a link forwarded, leaked or tapped twice links one account, once.
-        if not await self._intake.service.claim_link_token(token=token, keep=self._link_ttl + timedelta(days=1)):
+        keep = self._link_ttl + timedelta(days=1)
+        if not await self._intake.service.claim_link_token(token=token, keep=keep):
             metrics.rejected.labels(CHANNEL, "link_used").inc()
             logger.warning("Telegram deep link used again; refused")
             await self._reply(conversation, chat_id, texts.LINK_USED)
@@ -148,7 +155,10 @@ class Events:
         if before != customer:
             # A new account can read this customer's orders: they hear about it where they already talk to us.
             await self._intake.announce_link(
-                customer_external_id=customer, channel=CHANNEL, external_user_id=str(chat_id), label="Telegram"
+                customer_external_id=customer,
+                channel=CHANNEL,
+                external_user_id=str(chat_id),
+                label="Telegram",
             )
 
     async def _record(
@@ -159,7 +169,8 @@ class Events:
         user = message.from_user
         user_id = user.id if user is not None else chat_id
         async with self._intake.in_line(CHANNEL, str(chat_id)):
-            conversation = await self._channel.conversation(chat_id, user_id, user.language_code if user else None)
+            language_code = user.language_code if user else None
+            conversation = await self._channel.conversation(chat_id, user_id, language_code)
             answered = await self._intake.record(
                 InboundMessage(
                     channel=CHANNEL,
@@ -178,7 +189,9 @@ class Events:
             return None
         return conversation
 
-    async def _reply(self, conversation: ConversationRef, chat_id: int, text: str, markup: Any = None) -> None:
+    async def _reply(
+        self, conversation: ConversationRef, chat_id: int, text: str, markup: Any = None
+    ) -> None:
         """The channel's answer, stored in the transcript, then sent."""
         await self._intake.note(conversation, text, {"kind": "telegram_reply"})
         await self._channel.say(chat_id, text, markup)
