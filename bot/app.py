@@ -24,6 +24,7 @@ from bot.channels import sms, telegram, widget
 from bot.conversations import ConversationService
 from bot.fanout import LocalFanout, RedisFanout
 from bot.handoff import StaffAlerts, TelegramStaffAlerts
+from bot.intake.door import Intake
 from bot.locks import LocalTurnGuard, RedisTurnGuard, TurnGuard
 from bot.logs import configure_logging
 from bot.metrics import Metrics
@@ -188,14 +189,15 @@ async def _start(
         ),
     )
     service.register_channel(web)
+    intake = Intake(service=service, sessionmaker=db)
     texts: sms.SmsChannel | None = None
     if settings.sms.enabled:
-        texts = _sms_channel(settings.sms, service=service, metrics=metrics, sessionmaker=db)
+        texts = _sms_channel(settings.sms, intake=intake, metrics=metrics)
         service.register_channel(texts)
     # Registers itself and, in polling mode, starts polling; stops before the service drains.
     chats = await telegram.open_channel(
         settings,
-        service=service,
+        intake=intake,
         metrics=metrics,
         chat_limiter=RateLimiter(
             per_minute=settings.rate_limit_session_per_minute, burst=settings.rate_limit_session_burst
@@ -249,14 +251,13 @@ async def _start(
 
 
 def _sms_channel(
-    part: SmsSettings, *, service: ConversationService, metrics: Metrics, sessionmaker: sessionmaker[Session]
+    part: SmsSettings, *, intake: Intake, metrics: Metrics
 ) -> sms.SmsChannel:
     """The SMS channel, given only the SMS part of the settings."""
     auth_token = part.auth_token.get_secret_value()
     return sms.SmsChannel(
-        service=service,
+        intake=intake,
         metrics=metrics,
-        sessionmaker=sessionmaker,
         client=sms.make_twilio_client(
             account_sid=part.account_sid, auth_token=auth_token, api_base_url=part.api_base_url
         ),
