@@ -26,9 +26,9 @@ from bot.metrics import Metrics
 from bot.rasa import RasaClient
 from bot.ratelimit import RateLimiter
 from crm.models import ConversationState, Sender
-from tests.bot.conftest import RASA_TOKEN, RASA_URL, FakeRasa
-from tests.bot.fake_telegram import TOKEN, FakeTelegram, serve
-from tests.bot.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, SHOP_NUMBER, WEBHOOK_URL, FakeTwilioApi
+from tests.fakes.rasa import RASA_TOKEN, RASA_URL, FakeRasa
+from tests.fakes.telegram import TOKEN, FakeTelegram, serve
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SHOP_NUMBER, WEBHOOK_URL, FakeTwilioApi
 from tests.bot.staff_support import create_staff
 
 pytestmark = pytest.mark.asyncio

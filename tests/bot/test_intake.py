@@ -17,7 +17,8 @@ from bot.intake.door import Intake
 from bot.metrics import Metrics
 from bot.rasa import RasaClient
 from crm.models import Customer, Sender, TurnState
-from tests.bot.conftest import RASA_TOKEN, RASA_URL, FakeRasa, messages_of
+from tests.fakes.rasa import RASA_TOKEN, RASA_URL, FakeRasa
+from tests.fakes.rigs import messages_of
 
 pytestmark = pytest.mark.asyncio
 
