@@ -25,7 +25,7 @@ from bot.intake.keywords import CHANNEL, START_WORDS, STOP_WORDS, Keyword
 from bot.intake.records import record_answered
 from crm.clock import as_utc
 from crm.models import AuditEntry, Consent, Conversation, Customer, Message, Sender
-from crm.services.audit import audit
+from crm.services.consents import record_consent
 from crm.services.customers import find_customer_by_phone
 
 # How far back to look for the options a numeric reply may pick.
@@ -131,19 +131,8 @@ def record_keyword(
     if keyword != "help":
         customer = find_customer_by_phone(session, phone=number)
         if customer is not None:
-            _record_consent(session, customer=customer, granted=keyword == "start")
+            record_consent(session, customer=customer, kind=CHANNEL, granted=keyword == "start", source=CHANNEL)
     return KeywordReceipt(duplicate=False, reply=answered.reply)
-
-
-def _record_consent(session: Session, *, customer: Customer, granted: bool) -> None:
-    session.add(Consent(customer_id=customer.id, kind=CHANNEL, granted=granted, source=CHANNEL))
-    audit(
-        session,
-        actor=f"customer:{customer.external_id}",
-        action="consent.sms",
-        subject=f"customer:{customer.external_id}",
-        detail={"granted": granted, "source": CHANNEL},
-    )
 
 
 def latest_options(session: Session, *, conversation_id: str) -> tuple[Button, ...]:
