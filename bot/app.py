@@ -196,7 +196,7 @@ async def _start(
         service.register_channel(texts)
     # Registers itself and, in polling mode, starts polling; stops before the service drains.
     chats = await telegram.open_channel(
-        settings,
+        settings.telegram,
         intake=intake,
         metrics=metrics,
         chat_limiter=RateLimiter(

@@ -1,4 +1,4 @@
-"""Starting the Telegram channel from the gateway's settings, in webhook or polling mode."""
+"""Starting the Telegram channel from its part of the gateway's settings, in webhook or polling mode."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from bot.channels.telegram.polling import ALLOWED_UPDATES
 if TYPE_CHECKING:
     from bot.intake.door import Intake
     from bot.metrics import Metrics
-    from bot.settings import GatewaySettings
+    from bot.settings_parts import TelegramSettings
 
 logger = logging.getLogger("bot.channels.telegram")
 
 
 async def open_channel(
-    settings: GatewaySettings,
+    part: TelegramSettings,
     *,
     intake: Intake,
     metrics: Metrics,
@@ -34,11 +34,11 @@ async def open_channel(
     A Telegram outage at start-up does not stop the gateway: sending retries per
     message and polling keeps trying to connect.
     """
-    if not settings.telegram_enabled:
+    if not part.enabled:
         return None
-    root = settings.telegram_api_base_url
+    root = part.api_base_url
     bot = Bot(
-        settings.telegram_bot_token.get_secret_value().strip(),
+        part.bot_token.get_secret_value().strip(),
         base_url=f"{root}/bot",
         base_file_url=f"{root}/file/bot",
     )
@@ -55,31 +55,31 @@ async def open_channel(
         bot=bot,
         intake=intake,
         metrics=metrics,
-        webhook_secret=settings.telegram_webhook_secret.get_secret_value(),
-        link_secret=settings.telegram_link_secret.get_secret_value(),
-        link_ttl_seconds=settings.telegram_link_ttl_seconds,
-        bot_username=settings.telegram_bot_username or (bot.username if _initialized(bot) else ""),
-        max_message_chars=settings.max_message_chars,
+        webhook_secret=part.webhook_secret.get_secret_value(),
+        link_secret=part.link_secret.get_secret_value(),
+        link_ttl_seconds=part.link_ttl_seconds,
+        bot_username=part.bot_username or (bot.username if _initialized(bot) else ""),
+        max_message_chars=part.max_message_chars,
         chat_limiter=chat_limiter,
         drain_seconds=drain_seconds,
     )
     intake.service.register_channel(channel)
     stack.push_async_callback(channel.close)
-    if settings.telegram_mode == "polling":
+    if part.mode == "polling":
         await channel.start_polling(poll_timeout=10)
     else:
-        await _register_webhook(settings, bot)
-    logger.info("Telegram channel started", extra={"mode": settings.telegram_mode})
+        await _register_webhook(part, bot)
+    logger.info("Telegram channel started", extra={"mode": part.mode})
     return channel
 
 
-async def _register_webhook(settings: GatewaySettings, bot: Bot) -> None:
-    secret = settings.telegram_webhook_secret.get_secret_value()
+async def _register_webhook(part: TelegramSettings, bot: Bot) -> None:
+    secret = part.webhook_secret.get_secret_value()
     if not secret:
         logger.warning("TELEGRAM_WEBHOOK_SECRET is not set: every Telegram webhook call will be refused")
         return
-    url = settings.telegram_webhook_url or (
-        settings.public_base_url + WEBHOOK_PATH if settings.public_base_url else None
+    url = part.webhook_url or (
+        part.public_base_url + WEBHOOK_PATH if part.public_base_url else None
     )
     if url is None:
         return  # registered by hand (or by another gateway of this shop)
