@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 import websockets
+import websockets.exceptions
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
