@@ -32,6 +32,7 @@ from rasa.core.tracker_store import SQLTrackerStore as _Base
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,8 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
             host = parsed.host
         super().__init__(domain=domain, host=host, **kwargs)
         if self.engine.dialect.name == "sqlite":
-            _tune_sqlite(self.engine)
+            self.engine = _pooled_sqlite(self.engine)
+            self.sessionmaker = sessionmaker(bind=self.engine)
 
     # -- bounded trackers -------------------------------------------------
 
@@ -227,6 +229,33 @@ def _current_session(events: Iterable[Any]) -> list[Any]:
             current = []
         current.append(event)
     return current
+
+
+def _pooled_sqlite(engine: Any) -> Any:
+    """The SQLite engine Rasa made, with pooled connections and tuned pragmas.
+
+    SQLAlchemy 1.4 (Rasa's) gives a file database a NullPool: every session
+    opened and closed its own connection, four or five a turn. Closing the last
+    connection of a WAL database checkpoints the WAL and deletes it, and the
+    next write creates it again (with syncs): 10-25 ms of a turn's tracker save
+    on this machine (docs/performance.md). A QueuePool keeps connections open,
+    as SQLAlchemy 2.0 does for file databases; Rasa uses them from its event
+    loop's thread, and `check_same_thread` is off as in SQLAlchemy 2.0.
+    In-memory databases keep Rasa's engine (their data lives in the connection).
+    """
+    if engine.url.database in (None, "", ":memory:"):
+        _tune_sqlite(engine)
+        return engine
+    pooled = sa.create_engine(
+        engine.url,
+        poolclass=sa.pool.QueuePool,
+        pool_size=2,
+        max_overflow=8,
+        connect_args={"check_same_thread": False},
+    )
+    engine.dispose()
+    _tune_sqlite(pooled)
+    return pooled
 
 
 def _tune_sqlite(engine: Any) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 import websockets
+import websockets.exceptions
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -135,11 +136,14 @@ class Target:
         return HttpConversation(client, f"{url}/webhooks/gateway/webhook", {"Authorization": f"Bearer {self.token}"}, customer, project=True)
 
 
+SEND_ERRORS = (httpx.HTTPError, OSError, TimeoutError, websockets.exceptions.WebSocketException)
+
+
 async def _timed_send(conversation: Any, text: str, run: Run) -> None:
     started = time.perf_counter()
     try:
         ok = await conversation.send(text)
-    except (httpx.HTTPError, OSError, TimeoutError, websockets.exceptions.WebSocketException):
+    except SEND_ERRORS:
         ok = False
     run.latencies.append(time.perf_counter() - started)
     run.messages += 1
@@ -183,7 +187,16 @@ async def measure_rate(target: Target, rate: float, seconds: float) -> Run:
                 conversation, texts = idle.pop()
             else:
                 customer, all_texts = CONVERSATIONS[index % len(CONVERSATIONS)]
-                conversation, texts = await target.open(client, customer), list(all_texts)
+                arrived = time.perf_counter()
+                try:
+                    conversation, texts = await target.open(client, customer), list(all_texts)
+                except SEND_ERRORS:
+                    # An overloaded gateway may refuse the connection itself (HTTP 500 on the
+                    # WebSocket upgrade): that message failed; the run goes on.
+                    run.latencies.append(time.perf_counter() - arrived)
+                    run.messages += 1
+                    run.failures += 1
+                    return
             await _timed_send(conversation, texts.pop(0), run)
             if texts:
                 idle.append((conversation, texts))

@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.rasa_env.inside import run_checks
 
+import sqlalchemy as sa
 from rasa.shared.core.domain import Domain  # noqa: E402
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered  # noqa: E402
 from rasa.shared.core.slots import AnySlot  # noqa: E402
@@ -85,6 +86,26 @@ def check_a_url_in_endpoints_is_split_into_rasas_fields(directory: Path) -> None
     store = _store(directory, "url.db")
     assert store.engine.url.get_backend_name() == "sqlite"
     assert str(store.engine.url.database).endswith("url.db")
+
+
+def check_a_sqlite_file_store_reuses_its_connections_in_wal_mode(directory: Path) -> None:
+    # Rasa's SQLAlchemy 1.4 would open and close a connection per session (NullPool),
+    # and closing a WAL database's last connection checkpoints and deletes the WAL.
+    store = _store(directory, "pooled.db")
+    tracker = _tracker("pooled", *_turn("hello", "hi"))
+    asyncio.run(store.save(tracker))
+    with store.session_scope() as session:
+        first = session.connection().connection.dbapi_connection
+        modes = session.execute(sa.text("PRAGMA journal_mode")).scalar(), session.execute(sa.text("PRAGMA synchronous")).scalar()
+    with store.session_scope() as session:
+        second = session.connection().connection.dbapi_connection
+    assert type(store.engine.pool).__name__ == "QueuePool"
+    assert first is second
+    assert modes == ("wal", 1), modes  # synchronous=NORMAL is 1
+    assert (directory / "pooled.db-wal").exists()  # the WAL stays between turns
+    tracker.update(UserUttered("again", {"name": "inform", "confidence": 1.0}))
+    asyncio.run(store.save(tracker))
+    assert _count(store, "pooled") == 4
 
 
 run_checks(globals())
