@@ -4,6 +4,9 @@ asked the NPS question, whose answer is stored with its channel."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -37,11 +40,19 @@ async def test_nps_after_a_good_rating_and_intents_kept(stack: Stack, stack_env:
             ).one()
             assert (nps.score, nps.channel, nps.comment) == (9, "web", "You always answer quickly")
             assert session.scalars(select(NpsInvitation).where(NpsInvitation.conversation_id == conversation.id)).one()
-            read = session.execute(
-                select(Message.text, Message.intent, Message.intent_confidence)
-                .where(Message.conversation_id == conversation.id, Message.sender == Sender.customer)
-                .order_by(Message.id)
-            ).all()
+        # The intent is written once the turn's replies went out, a moment after the
+        # customer sees them: wait for the last turn's, rather than read too early.
+        deadline = time.monotonic() + 10
+        while True:
+            with session_scope(crm_url) as session:
+                read = session.execute(
+                    select(Message.text, Message.intent, Message.intent_confidence)
+                    .where(Message.conversation_id == conversation.id, Message.sender == Sender.customer)
+                    .order_by(Message.id)
+                ).all()
+            if all(r.intent for r in read) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
         first = read[0]
         assert first.intent == "delivery_info" and 0 < (first.intent_confidence or 0) <= 1
         assert all(r.intent for r in read), read
