@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.channels.base import Button
+from bot.core.messages import Button
 from crm.clock import as_utc
 from crm.models import Conversation, ConversationState, Handoff, HandoffStatus
 from crm.shop import ShopProfile

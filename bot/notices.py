@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import sms_store, store
+from bot import sms_store
 from bot.conversations import ConversationService, DeliveryFailed
 from bot.metrics import Metrics
+from bot.persistence import rows
 from crm.clock import as_utc, utcnow
 from crm.models import ChannelIdentity, Conversation, Customer, Notice, NoticeStatus
 from crm.services import notice_rules, notices
@@ -80,7 +81,7 @@ def _reach(session: Session, customer: Customer, channels: set[str]) -> Conversa
     ).first()
     if existing is not None:
         return existing if existing.customer_id in (None, customer.id) else None
-    ref = store.create_conversation(
+    ref = rows.create_conversation(
         session, channel=channel, address=address, customer_external_id=customer.external_id,
         locale=customer.locale or "en",
     )

@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import replies, store, turns
-from bot.channels.base import ConversationRef, InboundMessage, OutboundMessage
+from bot import replies, turns
+from bot.core.messages import ConversationRef, InboundMessage, OutboundMessage
 from bot.locks import TurnUnavailable
 from bot.logs import conversation_context
 from bot.metrics import Metrics
+from bot.persistence import rows
+from bot.persistence.states import HELD_STATES
 from bot.rasa import BotReply, RasaFailure
 from crm.clock import utcnow
 from crm.models import Sender, TurnState
@@ -215,7 +217,7 @@ class TurnKeeper:
         if known is not None:
             return known
         try:
-            return await self._service._read(store.get_conversation, conversation_id=conversation_id)
+            return await self._service._read(rows.get_conversation, conversation_id=conversation_id)
         except SQLAlchemyError:
             return None
 
@@ -302,7 +304,7 @@ class TurnKeeper:
             paid += 1
             self._metrics.turns_recovered.labels("written").inc()
             if outbound is not None and not owed.delivered:
-                conversation = await self._service._db(store.get_conversation, conversation_id=owed.conversation_id)
+                conversation = await self._service._db(rows.get_conversation, conversation_id=owed.conversation_id)
                 if conversation is not None:
                     await self._service._deliver(conversation, outbound)
         return paid
@@ -316,7 +318,7 @@ class TurnKeeper:
             self._metrics.turns_recovered.labels("replied").inc()
             return
         state = await db(turns.conversation_state, conversation_id=turn.conversation_id)
-        if state in store.HELD_STATES:
+        if state in HELD_STATES:
             await db(turns.mark, message_id=turn.message_id, state=TurnState.held, reason="recovered")
             self._metrics.turns_recovered.labels("held").inc()
             return
@@ -348,7 +350,7 @@ class TurnKeeper:
         if reason in _MAYBE_SEEN:
             self._unsynced.append((turn.conversation_id, turn.message_id, 0))
             service._spawn(self._forget_owed())
-        conversation = await db(store.get_conversation, conversation_id=turn.conversation_id)
+        conversation = await db(rows.get_conversation, conversation_id=turn.conversation_id)
         if conversation is not None and turn.channel in service._channels:
             await service._deliver(conversation, outbound)
 

@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from crm.vocabulary import ConversationState, Sender
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -64,20 +66,6 @@ class ReturnStatus(str, enum.Enum):
     received = "received"
     refunded = "refunded"
     rejected = "rejected"
-
-
-class ConversationState(str, enum.Enum):
-    bot = "bot"
-    queued = "queued"
-    assigned = "assigned"
-    resolved = "resolved"
-
-
-class Sender(str, enum.Enum):
-    customer = "customer"
-    bot = "bot"
-    agent = "agent"
-    system = "system"
 
 
 class TurnState(str, enum.Enum):
