@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.messages import BotReply, ConversationRef, OutboundMessage
-from bot.persistence.rows import get_conversation
+from bot.persistence import rows
 from bot.persistence.states import HELD_STATES, _fold_stray_handoffs
 from bot.persistence.transcript import as_outbound
 from crm.clock import utcnow
@@ -30,7 +30,7 @@ class TurnContext:
 
 
 def turn_context(session: Session, *, conversation_id: str) -> TurnContext:
-    conversation = get_conversation(session, conversation_id=conversation_id)
+    conversation = rows.get_conversation(session, conversation_id=conversation_id)
     if conversation is None:
         raise LookupError("conversation vanished during its turn")
     notice_due = False

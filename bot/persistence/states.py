@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.core.messages import ConversationRef, OutboundMessage
-from bot.persistence.rows import get_conversation
+from bot.persistence import rows
 from bot.persistence.transcript import add_outbound, as_outbound, touch
 from crm.clock import utcnow
 from crm.models import Conversation, ConversationState, Handoff, HandoffStatus, Message, Sender, StaffUser
@@ -94,7 +94,7 @@ def assign_conversation(
     pressing "assign to me" at once: the state compare-and-set lets exactly one win.
     """
     staff = _staff(session, staff_id)
-    conversation = get_conversation(session, conversation_id=conversation_id)
+    conversation = rows.get_conversation(session, conversation_id=conversation_id)
     if conversation is None:
         raise TransitionRefused("not_found")
     state = conversation.state
@@ -149,7 +149,7 @@ def assign_conversation(
         text=f"{staff.name} from our team has joined the chat.",
         data={"kind": "staff_joined", "staff_user_id": staff_id},
     )
-    moved = get_conversation(session, conversation_id=conversation_id)
+    moved = rows.get_conversation(session, conversation_id=conversation_id)
     assert moved is not None
     return Assignment(conversation=moved, staff_id=staff_id, previous_state=state, notice=notice)
 
@@ -159,7 +159,7 @@ def add_staff_reply(
 ) -> tuple[ConversationRef, OutboundMessage]:
     """Store a staff member's reply; only the person the conversation is assigned to may send one."""
     _staff(session, staff_id)
-    conversation = get_conversation(session, conversation_id=conversation_id)
+    conversation = rows.get_conversation(session, conversation_id=conversation_id)
     if conversation is None:
         raise TransitionRefused("not_found")
     if conversation.state != ConversationState.assigned:
@@ -195,7 +195,7 @@ def resolve_conversation(
     conversation or one still in the queue.
     """
     _staff(session, staff_id)
-    conversation = get_conversation(session, conversation_id=conversation_id)
+    conversation = rows.get_conversation(session, conversation_id=conversation_id)
     if conversation is None:
         raise TransitionRefused("not_found")
     state = conversation.state
@@ -221,7 +221,7 @@ def resolve_conversation(
         subject=f"conversation:{conversation_id}",
         detail={"from_state": state.value, "handoffs": [h.id for h in handoffs]},
     )
-    resolved = get_conversation(session, conversation_id=conversation_id)
+    resolved = rows.get_conversation(session, conversation_id=conversation_id)
     assert resolved is not None
     return Resolution(conversation=resolved, staff_id=staff_id, handoff_ids=tuple(h.id for h in handoffs))
 
