@@ -26,12 +26,14 @@ from bot.core.messages import Channel, ConversationRef, DeliveryFailed, InboundM
 from bot.core.notices import HandoffNotices, shop_profile
 from bot.core.outbox import Outbox
 from bot.core.outcomes import OnStored, Outcome, Receipt
+from bot.core.parts import Parts
 from bot.core.staff import StaffDesk
 from bot.core.tasks import Background
 from bot.locks import KeyedFifo, LocalTurnGuard, TurnGuard
 from bot.metrics import Metrics
 from bot.persistence import rows, states
 from bot.persistence import transcript as transcripts
+from bot.persistence.queue import DEFAULT_WAIT
 from bot.rasa import RasaClient
 from bot.recovery import TurnKeeper, TurnPolicy
 from crm.clock import utcnow
@@ -65,7 +67,7 @@ class ConversationService:
         alerts: handoff.StaffAlerts | None = None,
         shop_profile: Callable[[], ShopProfile | None] = shop_profile,
         clock: Callable[[], datetime] = utcnow,
-        default_wait: timedelta = handoff.DEFAULT_WAIT,
+        default_wait: timedelta = DEFAULT_WAIT,
         console_url: str | None = None,
         review_threshold: float = 0.5,
         reads: sessionmaker[Session] | None = None,
@@ -83,10 +85,15 @@ class ConversationService:
         self._turns = KeyedFifo()
         resuming: set[str] = set()  # conversations staff just resolved whose resume turn is still ahead
         self.outbox = Outbox(uow=self.uow, metrics=metrics, events=self._events)
-        self.notices = HandoffNotices(
+        parts = Parts(
             uow=self.uow,
             outbox=self.outbox,
             events=self._events,
+            metrics=metrics,
+            background=self._background,
+        )
+        self.notices = HandoffNotices(
+            parts,
             shop_profile=shop_profile,
             clock=clock,
             default_wait=default_wait,
@@ -94,41 +101,19 @@ class ConversationService:
             console_url=console_url,
         )
         self.assistant = Assistant(
-            uow=self.uow,
-            outbox=self.outbox,
-            events=self._events,
+            parts,
             notices=self.notices,
             rasa=rasa,
-            metrics=metrics,
             # Read at apology time, so a contact swapped on the service counts.
             contact=lambda: self._contact(),
             review_threshold=review_threshold,
             resuming=resuming,
-            background=self._background,
         )
-        self.staff = StaffDesk(uow=self.uow, outbox=self.outbox, events=self._events)
-        self.handback = Handback(
-            uow=self.uow,
-            outbox=self.outbox,
-            events=self._events,
-            rasa=rasa,
-            metrics=metrics,
-            guard=self._guard,
-            turns=self._turns,
-            resuming=resuming,
-            background=self._background,
-        )
+        self.staff = StaffDesk(parts)
+        self.handback = Handback(parts, rasa=rasa, guard=self._guard, turns=self._turns, resuming=resuming)
         self.turns = TurnKeeper(self, metrics=metrics, contact=contact, policy=turn_policy or TurnPolicy())
         self.assistant.turns = self.turns
-        self.inbound = Inbound(
-            uow=self.uow,
-            outbox=self.outbox,
-            events=self._events,
-            metrics=metrics,
-            keeper=self.turns,
-            turns=self._turns,
-            background=self._background,
-        )
+        self.inbound = Inbound(parts, keeper=self.turns, turns=self._turns)
         # What the turn keeper (bot/recovery.py) reaches through the service.
         self._db = self.uow.db
         self._read = self.uow.read
@@ -152,7 +137,9 @@ class ConversationService:
         """The newest conversation at `address`; with `idle_after`, only one active since then."""
         active_since = self._clock() - idle_after if idle_after is not None else None
         # A read: a returning customer gets their history while writes wait on a lock.
-        return await self.uow.read(rows.find_conversation, channel=channel, address=address, active_since=active_since)
+        return await self.uow.read(
+            rows.find_conversation, channel=channel, address=address, active_since=active_since
+        )
 
     async def start_conversation(
         self, *, channel: str, address: str, customer_external_id: str | None, locale: str
@@ -179,7 +166,9 @@ class ConversationService:
 
     async def customer_for_identity(self, *, channel: str, external_user_id: str) -> str | None:
         """Who linked this channel account (e.g. a Telegram user id) to their CRM record, if anyone."""
-        return await self.uow.db(rows.customer_by_identity, channel=channel, external_user_id=external_user_id)
+        return await self.uow.db(
+            rows.customer_by_identity, channel=channel, external_user_id=external_user_id
+        )
 
     async def customer_for_phone(self, *, phone: str) -> str | None:
         """The customer whose CRM phone is this E.164 number; None if unknown or shared."""
@@ -209,7 +198,9 @@ class ConversationService:
             external_user_id=external_user_id,
         )
         conversation = (
-            await self.uow.db(rows.get_conversation, conversation_id=conversation_id) if conversation_id else None
+            await self.uow.db(rows.get_conversation, conversation_id=conversation_id)
+            if conversation_id
+            else None
         )
         if conversation is None or conversation.channel not in self.outbox.channels:
             return False
@@ -220,7 +211,9 @@ class ConversationService:
         return await self.uow.db(rows.customer_pk, external_id=external_id) is not None
 
     async def transcript(self, *, conversation_id: str) -> list[transcripts.TranscriptEntry]:
-        return await self.uow.read(transcripts.transcript, conversation_id=conversation_id, limit=self._history_limit)
+        return await self.uow.read(
+            transcripts.transcript, conversation_id=conversation_id, limit=self._history_limit
+        )
 
     async def database_ready(self) -> bool:
         return await self.uow.read(rows.database_ready)
@@ -228,7 +221,9 @@ class ConversationService:
     # -- staff: take over, reply, hand back (each raises states.TransitionRefused) -------
 
     async def assign(self, *, conversation_id: str, staff_id: int, may_take_over: bool) -> states.Assignment:
-        return await self.staff.assign(conversation_id=conversation_id, staff_id=staff_id, may_take_over=may_take_over)
+        return await self.staff.assign(
+            conversation_id=conversation_id, staff_id=staff_id, may_take_over=may_take_over
+        )
 
     async def staff_reply(
         self, *, conversation_id: str, staff_id: int, staff_name: str, text: str

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import sms_store
 from bot.conversations import ConversationService, DeliveryFailed
+from bot.core.db import run_unit
 from bot.metrics import Metrics
 from bot.persistence import rows
 from crm.clock import as_utc, utcnow
@@ -233,14 +234,7 @@ class NoticeSender:
         )
 
     def _unit(self, fn: Callable[[Session], Any]) -> Any:
-        with self.sessionmaker() as session:
-            try:
-                value = fn(session)
-                session.commit()
-                return value
-            except BaseException:
-                session.rollback()
-                raise
+        return run_unit(self.sessionmaker, fn)
 
 
 async def serve(sender: NoticeSender, *, poll_seconds: float, stop: asyncio.Event) -> None:

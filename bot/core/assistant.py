@@ -11,19 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import handoff, replies
-from bot.core.db import UnitOfWork
-from bot.core.frames import Events
 from bot.core.messages import BotReply, ConversationRef, InboundMessage
 from bot.core.notices import HandoffNotices
-from bot.core.outbox import Outbox
 from bot.core.outcomes import Outcome
-from bot.core.tasks import Background
-from bot.metrics import Metrics
-from bot.persistence import rows, states
+from bot.core.parts import Parts
+from bot.core.turn_policy import failure_kind, turn_message
 from bot.persistence import replies as turn_replies
+from bot.persistence import rows, states
 from bot.persistence.replies import SavedReplies
 from bot.rasa import RasaClient, RasaFailure, RasaMetadata
-from bot.core.turn_policy import failure_kind, turn_message
 from bot.recovery import TurnKeeper
 from crm.services import review
 from crm.services.verification_limits import client_fingerprint
@@ -44,29 +40,22 @@ def neutralise(text: str) -> str:
 class Assistant:
     def __init__(
         self,
+        parts: Parts,
         *,
-        uow: UnitOfWork,
-        outbox: Outbox,
-        events: Events,
         notices: HandoffNotices,
         rasa: RasaClient,
-        metrics: Metrics,
         contact: Callable[[], str | None],
         review_threshold: float,
         resuming: set[str],
-        background: Background,
     ) -> None:
-        self._uow = uow
-        self._outbox = outbox
-        self._events = events
+        self._uow, self._outbox, self._events = parts.uow, parts.outbox, parts.events
+        self._metrics, self._background = parts.metrics, parts.background
         self._notices = notices
         self.rasa = rasa
-        self._metrics = metrics
         self._contact = contact
         self._review_threshold = review_threshold
         # Conversations staff just resolved whose resume turn is still ahead (shared with Handback).
         self._resuming = resuming
-        self._background = background
         self.turns: TurnKeeper | None = None
 
     async def take_turn(
@@ -81,7 +70,9 @@ class Assistant:
             return Outcome.answered
         if conversation.state in states.HELD_STATES:
             if context.notice_due:
-                await self._outbox.say(conversation, await self._notices.held_notice(conversation), {"kind": "held_notice"})
+                await self._outbox.say(
+                    conversation, await self._notices.held_notice(conversation), {"kind": "held_notice"}
+                )
             await self._events.queue("message")
             logger.info("message kept for staff", extra={"state": conversation.state.value})
             return Outcome.held
@@ -96,7 +87,9 @@ class Assistant:
         if not message:
             await self._outbox.say(conversation, replies.EMPTY_AFTER_NEUTRALISING, {"kind": "empty"})
             return Outcome.answered
-        answer, saved = await self._converse(conversation, message, self._metadata(conversation, inbound, notice_order))
+        answer, saved = await self._converse(
+            conversation, message, self._metadata(conversation, inbound, notice_order)
+        )
         await self._record_reading(answer, message_id)
         if isinstance(answer, RasaFailure):
             current = await self._uow.db(rows.get_conversation, conversation_id=conversation.id)
@@ -113,7 +106,9 @@ class Assistant:
         return Outcome.answered
 
     @staticmethod
-    def _metadata(conversation: ConversationRef, inbound: InboundMessage, notice_order: str | None) -> RasaMetadata:
+    def _metadata(
+        conversation: ConversationRef, inbound: InboundMessage, notice_order: str | None
+    ) -> RasaMetadata:
         return RasaMetadata(
             channel=conversation.channel,
             customer_id=conversation.customer_external_id,
@@ -137,7 +132,9 @@ class Assistant:
         try:
             answer = await self.ask_rasa(conversation.id, message, metadata)
             if not isinstance(answer, RasaFailure):
-                saved = await self._outbox.save_and_deliver(conversation, answer, expected=ConversationState.bot)
+                saved = await self._outbox.save_and_deliver(
+                    conversation, answer, expected=ConversationState.bot
+                )
                 if saved.handoff:
                     # Before "typing off": a client may take that as the end of the turn.
                     await self._notices.tell_queue(conversation, bare=not saved.visible)
@@ -171,19 +168,26 @@ class Assistant:
         if self._notices.alerts is not None:
             self._background.spawn(self._notices.alert(conversation, signal))
 
-    async def ask_rasa(self, sender: str, message: str, metadata: RasaMetadata) -> list[BotReply] | RasaFailure:
+    async def ask_rasa(
+        self, sender: str, message: str, metadata: RasaMetadata
+    ) -> list[BotReply] | RasaFailure:
         started = time.perf_counter()
         try:
             tag = turn_message.get()
             bot_replies = await self.rasa.send(
-                sender=sender, message=message, metadata=metadata, message_id=None if tag is None else str(tag)
+                sender=sender,
+                message=message,
+                metadata=metadata,
+                message_id=None if tag is None else str(tag),
             )
             if not bot_replies:
                 # Rasa swallows action-server failures and answers with nothing;
                 # silence would leave the customer waiting forever.
                 raise RasaFailure("empty", "no reply at all")
         except RasaFailure as failure:
-            logger.warning("assistant failed to answer", extra={"kind": failure.kind, "detail": failure.detail})
+            logger.warning(
+                "assistant failed to answer", extra={"kind": failure.kind, "detail": failure.detail}
+            )
             return failure
         finally:
             self._metrics.rasa_latency.observe(time.perf_counter() - started)

@@ -18,31 +18,36 @@ from sqlalchemy.orm import Session, sessionmaker
 T = TypeVar("T")
 
 
+def run_unit(factory: sessionmaker[Session], fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """`fn(session, **kwargs)` in a session of its own: committed if it returns, rolled back if it raises."""
+    with factory() as session:
+        try:
+            result = fn(session, **kwargs)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return result
+
+
 class UnitOfWork:
-    def __init__(self, sessionmaker: sessionmaker[Session], *, reads: sessionmaker[Session] | None = None) -> None:
+    def __init__(
+        self, sessionmaker: sessionmaker[Session], *, reads: sessionmaker[Session] | None = None
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._reads = reads or sessionmaker
         self._read_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="db-read")
 
     async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """One unit of work in a worker thread, with a session of its own."""
-        return await asyncio.to_thread(self._run, fn, kwargs, self._sessionmaker)
+        return await asyncio.to_thread(functools.partial(run_unit, self._sessionmaker, fn, **kwargs))
 
     async def read(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """A read on the read connections and threads (never behind a write waiting for a lock)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._read_pool, functools.partial(self._run, fn, kwargs, self._reads))
+        return await loop.run_in_executor(
+            self._read_pool, functools.partial(run_unit, self._reads, fn, **kwargs)
+        )
 
     def close(self) -> None:
         self._read_pool.shutdown(wait=False, cancel_futures=True)
-
-    @staticmethod
-    def _run(fn: Callable[..., T], kwargs: dict[str, Any], factory: sessionmaker[Session]) -> T:
-        with factory() as session:
-            try:
-                result = fn(session, **kwargs)
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            return result

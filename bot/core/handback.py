@@ -10,14 +10,10 @@ import logging
 import time
 
 from bot import handoff
-from bot.core.db import UnitOfWork
-from bot.core.frames import Events
-from bot.core.outbox import Outbox
 from bot.core.outcomes import Outcome
-from bot.core.tasks import Background
+from bot.core.parts import Parts
 from bot.locks import KeyedFifo, Turn, TurnGuard, TurnUnavailable
 from bot.logs import conversation_context
-from bot.metrics import Metrics
 from bot.persistence import rows, states
 from bot.persistence.replies import SavedReplies
 from bot.rasa import BotReply, RasaClient, RasaFailure
@@ -32,26 +28,19 @@ RESUME_INTENT = "handoff_resolved"
 class Handback:
     def __init__(
         self,
+        parts: Parts,
         *,
-        uow: UnitOfWork,
-        outbox: Outbox,
-        events: Events,
         rasa: RasaClient,
-        metrics: Metrics,
         guard: TurnGuard,
         turns: KeyedFifo,
         resuming: set[str],
-        background: Background,
     ) -> None:
-        self._uow = uow
-        self._outbox = outbox
-        self._events = events
+        self._uow, self._outbox, self._events = parts.uow, parts.outbox, parts.events
+        self._metrics, self._background = parts.metrics, parts.background
         self._rasa = rasa
-        self._metrics = metrics
         self._guard = guard
         self._turns = turns
         self._resuming = resuming
-        self._background = background
 
     async def resolve(self, *, conversation_id: str, staff_id: int, may_take_over: bool) -> states.Resolution:
         """Close the handoff and give the conversation back to the bot, which asks for a rating.

@@ -13,15 +13,12 @@ import logging
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import turns
-from bot.core.db import UnitOfWork
-from bot.core.frames import Events, customer_message, staff_conversation_key, staff_frame
+from bot.core.frames import customer_message, staff_conversation_key, staff_frame
 from bot.core.messages import InboundMessage
-from bot.core.outbox import Outbox
 from bot.core.outcomes import OnStored, Outcome, Receipt
-from bot.core.tasks import Background
+from bot.core.parts import Parts
 from bot.locks import KeyedFifo, Turn
 from bot.logs import conversation_context
-from bot.metrics import Metrics
 from bot.persistence.claims import Claim, claim_inbound
 from bot.recovery import TurnKeeper
 from crm.clock import utcnow
@@ -46,25 +43,18 @@ def receipt(inbound: InboundMessage, claim: Claim | None) -> Receipt:
 class Inbound:
     def __init__(
         self,
+        parts: Parts,
         *,
-        uow: UnitOfWork,
-        outbox: Outbox,
-        events: Events,
-        metrics: Metrics,
         keeper: TurnKeeper,
         turns: KeyedFifo,
-        background: Background,
     ) -> None:
-        self._uow = uow
-        self._outbox = outbox
-        self._events = events
-        self._metrics = metrics
+        self._uow, self._outbox, self._events = parts.uow, parts.outbox, parts.events
+        self._metrics, self._background = parts.metrics, parts.background
         self._keeper = keeper
         # Two lines per conversation: a short one for storing (so the transcript
         # keeps arrival order) and the long one for turns (shared with handback).
         self._storing = KeyedFifo()
         self._turns = turns
-        self._background = background
 
     def submit(self, inbound: InboundMessage, *, on_stored: OnStored | None = None) -> asyncio.Task[Outcome]:
         """Start handling `inbound` in the background; its place in line is taken now."""
@@ -82,13 +72,20 @@ class Inbound:
                 if resent:
                     claim = resent
                 # Entering the turn line before leaving the storing line keeps both in one order.
-                turn = None if claim is None or claim.rejection else self._turns.enter(inbound.conversation_id)
+                turn = (
+                    None if claim is None or claim.rejection else self._turns.enter(inbound.conversation_id)
+                )
             except SQLAlchemyError as exc:
                 self._metrics.failures.labels("database").inc()
                 logger.error("could not store a customer message: %s", exc)
                 if on_stored is not None:
                     await on_stored(
-                        Receipt(inbound.conversation_id, inbound.channel_message_id, duplicate=False, unavailable=True)
+                        Receipt(
+                            inbound.conversation_id,
+                            inbound.channel_message_id,
+                            duplicate=False,
+                            unavailable=True,
+                        )
                     )
                 return Outcome.unstored
             finally:
@@ -102,7 +99,13 @@ class Inbound:
             return await self._stored(inbound, claim, turn, resent=bool(resent), on_stored=on_stored)
 
     async def _stored(
-        self, inbound: InboundMessage, claim: Claim, turn: Turn | None, *, resent: bool, on_stored: OnStored | None
+        self,
+        inbound: InboundMessage,
+        claim: Claim,
+        turn: Turn | None,
+        *,
+        resent: bool,
+        on_stored: OnStored | None,
     ) -> Outcome:
         self._metrics.messages.labels(inbound.channel, "in").inc()
         if claim.notice_order is not None:

@@ -10,11 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import handoff, replies
-from bot.core.db import UnitOfWork
-from bot.core.frames import Events
 from bot.core.messages import ConversationRef
-from bot.core.outbox import Outbox
-from bot.persistence import rows
+from bot.core.parts import Parts
+from bot.persistence import queue, rows
 from crm.shop import ShopProfile, ShopProfileError, load_shop_profile
 from crm.vocabulary import ConversationState
 
@@ -33,19 +31,15 @@ def shop_profile() -> ShopProfile | None:
 class HandoffNotices:
     def __init__(
         self,
+        parts: Parts,
         *,
-        uow: UnitOfWork,
-        outbox: Outbox,
-        events: Events,
         shop_profile: Callable[[], ShopProfile | None] = shop_profile,
         clock: Callable[[], datetime],
         default_wait: timedelta,
         alerts: handoff.StaffAlerts | None = None,
         console_url: str | None = None,
     ) -> None:
-        self._uow = uow
-        self._outbox = outbox
-        self._events = events
+        self._uow, self._outbox, self._events = parts.uow, parts.outbox, parts.events
         self._shop_profile = shop_profile
         self._clock = clock
         self._default_wait = default_wait
@@ -61,7 +55,7 @@ class HandoffNotices:
         profile = await asyncio.to_thread(self._shop_profile)
         now = self._clock()
         status = await self._uow.db(
-            handoff.queue_status, conversation_id=conversation.id, now=now, default_wait=self._default_wait
+            queue.queue_status, conversation_id=conversation.id, now=now, default_wait=self._default_wait
         )
         notice = handoff.queue_notice(status, profile, now)
         text, data = notice.text, dict(notice.data or {})
@@ -74,7 +68,7 @@ class HandoffNotices:
         if conversation.state != ConversationState.queued:
             return replies.HELD_NOTICE
         status = await self._uow.db(
-            handoff.queue_status,
+            queue.queue_status,
             conversation_id=conversation.id,
             now=self._clock(),
             default_wait=self._default_wait,
@@ -100,7 +94,7 @@ class HandoffNotices:
     async def alert(self, conversation: ConversationRef, signal: dict[str, Any]) -> None:
         """Tell staff (e.g. on Telegram) that a conversation is waiting for them."""
         assert self.alerts is not None
-        waiting = len(await self._uow.db(handoff.queue))
+        waiting = len(await self._uow.db(queue.queue))
         await self.alerts.new_handoff(
             handoff.HandoffAlert(
                 conversation_id=conversation.id,
@@ -110,7 +104,9 @@ class HandoffNotices:
                 verified=bool(signal.get("verified")),
                 waiting=waiting,
                 console_url=(
-                    f"{self._console_url}/staff/conversations/{conversation.id}" if self._console_url else None
+                    f"{self._console_url}/staff/conversations/{conversation.id}"
+                    if self._console_url
+                    else None
                 ),
             )
         )

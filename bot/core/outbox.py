@@ -17,12 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.core.db import UnitOfWork
 from bot.core.frames import Events, staff_conversation_key, staff_frame
 from bot.core.messages import BotReply, Button, Channel, ConversationRef, DeliveryFailed, OutboundMessage
+from bot.core.turn_policy import UnsavedReplies
 from bot.locks import KeyedFifo
 from bot.metrics import Metrics
 from bot.persistence import replies as turn_replies
 from bot.persistence import rows, states, transcript
 from bot.persistence.replies import SavedReplies
-from bot.core.turn_policy import UnsavedReplies
 from crm.vocabulary import ConversationState, Sender
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.core.db import UnitOfWork
-from bot.core.frames import Events
 from bot.core.messages import DeliveryFailed, OutboundMessage
-from bot.core.outbox import Outbox
+from bot.core.parts import Parts
 from bot.logs import conversation_context
 from bot.persistence import states
 
@@ -15,10 +13,8 @@ logger = logging.getLogger(__name__)
 
 
 class StaffDesk:
-    def __init__(self, *, uow: UnitOfWork, outbox: Outbox, events: Events) -> None:
-        self._uow = uow
-        self._outbox = outbox
-        self._events = events
+    def __init__(self, parts: Parts) -> None:
+        self._uow, self._outbox, self._events = parts.uow, parts.outbox, parts.events
 
     async def assign(self, *, conversation_id: str, staff_id: int, may_take_over: bool) -> states.Assignment:
         """Give the conversation to a staff member, from the queue or straight from the bot.
@@ -52,7 +48,9 @@ class StaffDesk:
             raise DeliveryFailed(type(undelivered).__name__) from undelivered
         return assignment
 
-    async def reply(self, *, conversation_id: str, staff_id: int, staff_name: str, text: str) -> OutboundMessage:
+    async def reply(
+        self, *, conversation_id: str, staff_id: int, staff_name: str, text: str
+    ) -> OutboundMessage:
         """Store a reply from the assigned staff member and send it on the customer's channel.
 
         In the conversation's outbox line, like bot replies and notices: it never

@@ -1,5 +1,4 @@
-"""A turn's bot replies: stored only if the conversation is still the bot's, and what is due to the customer.
-"""
+"""A turn's bot replies: stored only if the conversation is still the bot's, and what is due to the customer."""
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from bot.persistence.states import HELD_STATES, _fold_stray_handoffs
 from bot.persistence.transcript import as_outbound
 from crm.clock import utcnow
 from crm.models import Conversation, ConversationState, Message, Sender
-
 
 # System messages after which a held customer knows a person will answer.
 _TELLS_HELD = frozenset({"held_notice", "staff_joined"})

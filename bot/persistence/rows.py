@@ -55,7 +55,9 @@ def find_conversation(
         return None
     conversation = row[0]
     if active_since is not None and as_utc(conversation.updated_at) < active_since:
-        last = session.scalar(select(func.max(Message.created_at)).where(Message.conversation_id == conversation.id))
+        last = session.scalar(
+            select(func.max(Message.created_at)).where(Message.conversation_id == conversation.id)
+        )
         if last is None or as_utc(last) < active_since:
             return None
     return _ref(conversation, row[1])
@@ -152,7 +154,9 @@ def customer_by_phone(session: Session, *, phone: str) -> str | None:
     return None if customer is None else customer.external_id
 
 
-def link_identity(session: Session, *, customer_external_id: str, channel: str, external_user_id: str) -> bool:
+def link_identity(
+    session: Session, *, customer_external_id: str, channel: str, external_user_id: str
+) -> bool:
     """Remember that this channel account is the customer's (audited); False if it is someone else's.
 
     LookupError for an unknown customer.

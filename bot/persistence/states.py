@@ -19,7 +19,6 @@ from crm.clock import utcnow
 from crm.models import Conversation, ConversationState, Handoff, HandoffStatus, Message, Sender, StaffUser
 from crm.services.audit import audit
 
-
 HELD_STATES = frozenset({ConversationState.queued, ConversationState.assigned})
 
 

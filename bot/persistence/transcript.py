@@ -16,7 +16,6 @@ from bot.core.messages import Button, OutboundMessage
 from crm.clock import as_utc, utcnow
 from crm.models import Conversation, Message, Sender
 
-
 # How far back to look for the buttons a customer may press.
 _BUTTON_LOOKBACK = 20
 
@@ -134,5 +133,3 @@ def as_outbound(message: Message) -> OutboundMessage:
         image=image if isinstance(image, str) else None,
         created_at=as_utc(message.created_at),
     )
-
-

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import handoff, store
 from bot.conversations import STAFF_QUEUE_KEY, Outcome, staff_conversation_key
+from bot.persistence import queue
 from crm.models import (
     Conversation,
     ConversationState,
@@ -134,13 +135,13 @@ async def test_the_place_in_the_queue_follows_priority_then_waiting_time(rig: Ha
         session.commit()
     third = await rig.handed_off(address="c")
     with rig.db() as session:
-        order = [e.conversation_id for e in handoff.queue(session)]
+        order = [e.conversation_id for e in queue.queue(session)]
     assert order == [first.id, second.id, third.id]
     with rig.db() as session:
         high = session.scalars(select(Handoff).where(Handoff.conversation_id == second.id)).one()
         high.priority = 20
         session.commit()
-        order = [e.conversation_id for e in handoff.queue(session)]
+        order = [e.conversation_id for e in queue.queue(session)]
     assert order == [second.id, first.id, third.id]
 
 
@@ -176,7 +177,7 @@ async def test_the_wait_estimate_is_the_median_of_recent_waits(rig: HandoffRig) 
             )
         )
         session.commit()
-        wait, from_history = handoff.typical_wait(session, now=now)
+        wait, from_history = queue.typical_wait(session, now=now)
     assert (wait, from_history) == (timedelta(minutes=25), True)
     conversation = await rig.handed_off()
     assert rig.channel.texts(conversation.id)[-1] == (

@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from bot.core.db import UnitOfWork
+from bot.core.db import UnitOfWork, run_unit
 
 
 @pytest.fixture
@@ -54,3 +54,10 @@ async def test_reads_use_their_own_sessionmaker(factory: sessionmaker[Session]) 
         assert used == ["reads"]
     finally:
         uow.close()
+
+
+def test_run_unit_is_the_same_unit_of_work_without_the_event_loop(factory: sessionmaker[Session]) -> None:
+    assert run_unit(factory, _add, body="sync") == "sync"
+    with pytest.raises(ValueError):
+        run_unit(factory, _add, body="bad")
+    assert run_unit(factory, _bodies) == ["sync"]

@@ -58,5 +58,7 @@ class Recorder:
 async def test_events_publish_through_the_fanout_and_are_a_no_op_without_one() -> None:
     recorder = Recorder()
     await Events(recorder).queue("handoff", conversation_id="c")
-    assert recorder.frames == [(STAFF_QUEUE_KEY, {"type": "queue", "event": "handoff", "conversation_id": "c"})]
+    assert recorder.frames == [
+        (STAFF_QUEUE_KEY, {"type": "queue", "event": "handoff", "conversation_id": "c"})
+    ]
     await Events(None).queue("handoff")  # nothing to publish to: nothing raised

@@ -22,14 +22,24 @@ def test_the_neutral_types_import_no_orm_and_no_channel() -> None:
 
 def test_inbound_text_loses_nul_characters_once_for_every_channel() -> None:
     inbound = InboundMessage(
-        channel="web", conversation_id="c", channel_message_id="1", text="a\x00b", payload="/x\x00", payload_title="\x00T"
+        channel="web",
+        conversation_id="c",
+        channel_message_id="1",
+        text="a\x00b",
+        payload="/x\x00",
+        payload_title="\x00T",
     )
     assert (inbound.text, inbound.payload, inbound.payload_title) == ("ab", "/x", "T")
 
 
 def test_an_outbound_message_as_json_has_image_and_time_only_when_set() -> None:
     bare = OutboundMessage(id="1", sender=Sender.bot, text="hi", buttons=(Button("Yes", "/affirm"),))
-    assert bare.as_json() == {"id": "1", "from": "bot", "text": "hi", "buttons": [{"title": "Yes", "payload": "/affirm"}]}
+    assert bare.as_json() == {
+        "id": "1",
+        "from": "bot",
+        "text": "hi",
+        "buttons": [{"title": "Yes", "payload": "/affirm"}],
+    }
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     full = OutboundMessage(id="2", sender=Sender.system, text="", image="https://x/y.png", created_at=at)
     assert full.as_json()["image"] == "https://x/y.png"

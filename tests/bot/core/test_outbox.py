@@ -31,7 +31,9 @@ async def test_a_staff_reply_waits_its_turn_in_the_outbox(rig: HandoffRig) -> No
     outbox = rig.service.outbox
     async with outbox.ordered(conversation.id):
         reply = asyncio.create_task(
-            rig.service.staff_reply(conversation_id=conversation.id, staff_id=sam, staff_name="Sam", text="hi")
+            rig.service.staff_reply(
+                conversation_id=conversation.id, staff_id=sam, staff_name="Sam", text="hi"
+            )
         )
         await asyncio.sleep(0.2)
         # Someone ahead in the line (a bot reply being stored and sent): the staff reply waits.
@@ -43,7 +45,9 @@ async def test_a_staff_reply_waits_its_turn_in_the_outbox(rig: HandoffRig) -> No
 async def test_a_notice_waits_its_turn_in_the_outbox_too(rig: HandoffRig) -> None:
     conversation = await rig.conversation()
     async with rig.service.outbox.ordered(conversation.id):
-        notice = asyncio.create_task(rig.service.notify(conversation_id=conversation.id, text="Shipped", data={}))
+        notice = asyncio.create_task(
+            rig.service.notify(conversation_id=conversation.id, text="Shipped", data={})
+        )
         await asyncio.sleep(0.2)
         assert not notice.done()
     assert await notice
@@ -60,7 +64,12 @@ async def test_the_line_is_per_conversation(rig: HandoffRig) -> None:
 
 async def test_delivery_to_a_channel_this_gateway_lacks_raises_delivery_failed(rig: HandoffRig) -> None:
     ref = ConversationRef(
-        id="x", channel="pigeon", address="a", customer_external_id=None, locale="en", state=ConversationState.bot
+        id="x",
+        channel="pigeon",
+        address="a",
+        customer_external_id=None,
+        locale="en",
+        state=ConversationState.bot,
     )
     with pytest.raises(DeliveryFailed, match="pigeon"):
         await rig.service.outbox.deliver(ref, OutboundMessage(id="1", sender=Sender.system, text="hi"))

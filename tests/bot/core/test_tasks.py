@@ -27,5 +27,7 @@ async def test_a_failing_task_is_logged_not_lost(caplog: pytest.LogCaptureFixtur
     task = background.spawn(boom())
     await asyncio.gather(task, return_exceptions=True)
     await asyncio.sleep(0)
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == ["message handling failed"]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "message handling failed"
+    ]
     await background.drain(timeout=0.1)  # nothing left
