@@ -18,7 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.core.messages import Button
+from bot.persistence.queue import DEFAULT_WAIT as DEFAULT_WAIT  # moved; kept for importers (see the report)
+from bot.persistence.queue import QueueEntry as QueueEntry
 from bot.persistence.queue import QueueStatus
+from bot.persistence.queue import queue as queue
+from bot.persistence.queue import queue_status as queue_status
+from bot.persistence.queue import typical_wait as typical_wait
 from crm.clock import as_utc
 from crm.shop import ShopProfile
 

@@ -13,9 +13,9 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import handoff, store
+from bot import handoff
 from bot.conversations import STAFF_QUEUE_KEY, Outcome, staff_conversation_key
-from bot.persistence import queue
+from bot.persistence import queue, rows, states
 from crm.models import (
     Conversation,
     ConversationState,
@@ -91,7 +91,7 @@ async def test_bind_customer_refuses_unknown_ids_and_never_hands_a_conversation_
         session.add(Customer(external_id="C002", first_name="Grace", last_name="Hopper"))
         session.commit()
     await rig.service.bind_customer(conversation.id, "C001")
-    with pytest.raises(store.CustomerConflict):
+    with pytest.raises(rows.CustomerConflict):
         await rig.service.bind_customer(conversation.id, "C002")
     found = await rig.service.find_conversation(channel="web", address="addr")
     assert found is not None and found.customer_external_id == "C001"
@@ -297,8 +297,8 @@ async def test_two_agents_pressing_assign_at_once_exactly_one_gets_it(rig: Hando
         rig.service.assign(conversation_id=conversation.id, staff_id=alex, may_take_over=False),
         return_exceptions=True,
     )
-    winners = [r for r in results if isinstance(r, store.Assignment)]
-    losers = [r for r in results if isinstance(r, store.TransitionRefused)]
+    winners = [r for r in results if isinstance(r, states.Assignment)]
+    losers = [r for r in results if isinstance(r, states.TransitionRefused)]
     assert len(winners) == 1 and len(losers) == 1 and losers[0].reason in {"taken", "changed"}
     joined = [t for t in rig.channel.texts(conversation.id) if "has joined" in t]
     assert len(joined) == 1
@@ -309,15 +309,15 @@ async def test_an_agent_cannot_take_a_colleagues_conversation_but_an_admin_can(r
     sam, alex = rig.staff("Sam Carter"), rig.staff("Alex Reid")
     boss = rig.staff("Robin Admin", StaffRole.admin)
     await rig.service.assign(conversation_id=conversation.id, staff_id=sam, may_take_over=False)
-    with pytest.raises(store.TransitionRefused) as refused:
+    with pytest.raises(states.TransitionRefused) as refused:
         await rig.service.assign(conversation_id=conversation.id, staff_id=alex, may_take_over=False)
     assert refused.value.reason == "taken"
-    with pytest.raises(store.TransitionRefused) as refused:
+    with pytest.raises(states.TransitionRefused) as refused:
         await rig.service.staff_reply(
             conversation_id=conversation.id, staff_id=alex, staff_name="Alex", text="hi"
         )
     assert refused.value.reason == "not_yours"
-    with pytest.raises(store.TransitionRefused):
+    with pytest.raises(states.TransitionRefused):
         await rig.service.resolve(conversation_id=conversation.id, staff_id=alex, may_take_over=False)
     await rig.service.assign(conversation_id=conversation.id, staff_id=boss, may_take_over=True)
     (packet,) = rig.handoffs(conversation.id)
@@ -335,7 +335,7 @@ async def test_a_deactivated_account_can_do_nothing(rig: HandoffRig) -> None:
         assert staff is not None
         staff.active = False
         session.commit()
-    with pytest.raises(store.TransitionRefused) as refused:
+    with pytest.raises(states.TransitionRefused) as refused:
         await rig.service.assign(conversation_id=conversation.id, staff_id=sam, may_take_over=True)
     assert refused.value.reason == "not_staff"
     assert state_of(rig, conversation.id) == ConversationState.queued
@@ -344,7 +344,7 @@ async def test_a_deactivated_account_can_do_nothing(rig: HandoffRig) -> None:
 async def test_staff_replies_reach_the_customer_and_are_stored_with_who_wrote_them(rig: HandoffRig) -> None:
     conversation = await rig.handed_off()
     sam = rig.staff("Sam Carter")
-    with pytest.raises(store.TransitionRefused) as refused:
+    with pytest.raises(states.TransitionRefused) as refused:
         await rig.service.staff_reply(
             conversation_id=conversation.id, staff_id=sam, staff_name="Sam", text="hi"
         )
@@ -445,14 +445,14 @@ async def test_a_message_arriving_while_the_bot_resumes_waits_for_the_rating_que
 async def test_resolving_needs_the_conversation_to_be_with_staff(rig: HandoffRig) -> None:
     conversation = await rig.conversation()
     sam = rig.staff("Sam Carter")
-    with pytest.raises(store.TransitionRefused) as refused:
+    with pytest.raises(states.TransitionRefused) as refused:
         await rig.service.resolve(conversation_id=conversation.id, staff_id=sam, may_take_over=True)
     assert refused.value.reason == "not_held"
     assert rig.rasa.triggers == []
     # An admin may close a conversation still waiting in the queue (spam, a duplicate).
     boss = rig.staff("Robin Admin", StaffRole.admin)
     queued = await rig.handed_off(address="other")
-    with pytest.raises(store.TransitionRefused):
+    with pytest.raises(states.TransitionRefused):
         await rig.service.resolve(conversation_id=queued.id, staff_id=sam, may_take_over=False)
     await rig.service.resolve(conversation_id=queued.id, staff_id=boss, may_take_over=True)
     await settle(rig)
