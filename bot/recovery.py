@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import replies, turns
-from bot.core.messages import ConversationRef, InboundMessage, OutboundMessage
+from bot.core.messages import ConversationRef, InboundMessage, OutboundMessage, unstored_reply
 from bot.core.outcomes import Outcome
 from bot.core.turn_policy import TurnPolicy, UnsavedReplies, failure_kind, turn_message
 from bot.locks import TurnUnavailable
@@ -159,15 +159,7 @@ class TurnKeeper:
         now = utcnow()
         for index, reply in enumerate(r for r in unsaved.answer if r.visible):
             await self._service._deliver(
-                conversation,
-                OutboundMessage(
-                    id=f"reply-{message_id}-{index}",
-                    sender=Sender.bot,
-                    text=reply.text,
-                    buttons=reply.buttons,
-                    image=reply.image,
-                    created_at=now,
-                ),
+                conversation, unstored_reply(reply, id=f"reply-{message_id}-{index}", created_at=now)
             )
         self._owe(
             turns.Owed(

@@ -105,6 +105,18 @@ class BotReply:
         return bool(self.text or self.buttons or self.image)
 
 
+def unstored_reply(reply: BotReply, *, id: str, created_at: datetime) -> OutboundMessage:
+    """A bot reply delivered before (or without) being stored: it has no transcript id yet."""
+    return OutboundMessage(
+        id=id,
+        sender=Sender.bot,
+        text=reply.text,
+        buttons=reply.buttons,
+        image=reply.image,
+        created_at=created_at,
+    )
+
+
 class DeliveryFailed(Exception):
     """A message was stored but its channel could not take it."""
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.core.messages import BotReply, ConversationRef, OutboundMessage
+from bot.core.messages import BotReply, ConversationRef, OutboundMessage, unstored_reply
 from bot.persistence import rows
 from bot.persistence.states import HELD_STATES, _fold_stray_handoffs
 from bot.persistence.transcript import as_outbound
@@ -114,14 +114,7 @@ def save_bot_replies(
 
 def _unstored(replies: list[BotReply]) -> list[OutboundMessage]:
     return [
-        OutboundMessage(
-            id=f"unstored-{uuid.uuid4().hex}",
-            sender=Sender.bot,
-            text=reply.text,
-            buttons=reply.buttons,
-            image=reply.image,
-            created_at=utcnow(),
-        )
+        unstored_reply(reply, id=f"unstored-{uuid.uuid4().hex}", created_at=utcnow())
         for reply in replies
         if reply.visible
     ]

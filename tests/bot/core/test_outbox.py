@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.messages import ConversationRef, DeliveryFailed, OutboundMessage
+from crm.models import StaffRole
 from crm.vocabulary import ConversationState, Sender
-from tests.bot.conftest import FakeRasa
-from tests.bot.staff_support import HandoffRig, build_rig
+from tests.bot.conftest import ServiceRig
+from tests.bot.staff_support import create_staff
 
 
-@pytest_asyncio.fixture
-async def rig(db: sessionmaker[Session], fake_rasa: FakeRasa) -> AsyncIterator[HandoffRig]:
-    built, http = build_rig(db, fake_rasa)
-    yield built
-    await built.service.aclose(timeout=5)
-    await http.aclose()
-
-
-async def test_a_staff_reply_waits_its_turn_in_the_outbox(rig: HandoffRig) -> None:
-    conversation = await rig.handed_off()
-    sam = rig.staff("Sam Carter")
+async def test_a_staff_reply_waits_its_turn_in_the_outbox(rig: ServiceRig) -> None:
+    conversation = await rig.conversation()
+    sam = create_staff(rig.db, name="Sam Carter", role=StaffRole.agent)
     await rig.service.assign(conversation_id=conversation.id, staff_id=sam, may_take_over=False)
     sent_before = len(rig.channel.sent)
     outbox = rig.service.outbox
@@ -42,7 +32,7 @@ async def test_a_staff_reply_waits_its_turn_in_the_outbox(rig: HandoffRig) -> No
     assert rig.channel.sent[-1][1].id == outbound.id
 
 
-async def test_a_notice_waits_its_turn_in_the_outbox_too(rig: HandoffRig) -> None:
+async def test_a_notice_waits_its_turn_in_the_outbox_too(rig: ServiceRig) -> None:
     conversation = await rig.conversation()
     async with rig.service.outbox.ordered(conversation.id):
         notice = asyncio.create_task(
@@ -54,7 +44,7 @@ async def test_a_notice_waits_its_turn_in_the_outbox_too(rig: HandoffRig) -> Non
     assert rig.channel.texts(conversation.id)[-1] == "Shipped"
 
 
-async def test_the_line_is_per_conversation(rig: HandoffRig) -> None:
+async def test_the_line_is_per_conversation(rig: ServiceRig) -> None:
     first, second = await rig.conversation(), await rig.conversation(address="other")
     async with rig.service.outbox.ordered(first.id):
         assert await asyncio.wait_for(
@@ -62,7 +52,7 @@ async def test_the_line_is_per_conversation(rig: HandoffRig) -> None:
         )
 
 
-async def test_delivery_to_a_channel_this_gateway_lacks_raises_delivery_failed(rig: HandoffRig) -> None:
+async def test_delivery_to_a_channel_this_gateway_lacks_raises_delivery_failed(rig: ServiceRig) -> None:
     ref = ConversationRef(
         id="x",
         channel="pigeon",

@@ -32,6 +32,16 @@ def _start(unit: Callable[..., Any], address: str = "addr", customer: str | None
     )
 
 
+def _pressed(conversation_id: str, message_id: str, payload: str) -> InboundMessage:
+    return InboundMessage(
+        channel="web",
+        conversation_id=conversation_id,
+        channel_message_id=message_id,
+        payload=payload,
+        payload_title=payload.strip("/").title(),
+    )
+
+
 def test_rows_create_find_and_bind_a_customer_once(unit: Callable[..., Any], customer: Customer) -> None:
     first = _start(unit)
     assert first.state is ConversationState.bot and first.customer_external_id is None
@@ -51,13 +61,7 @@ def test_the_claim_stores_a_message_once_and_refuses_a_button_never_offered(unit
     first = unit(claims.claim_inbound, inbound=message)
     assert first is not None and first.text == "hi" and first.rejection is None
     assert unit(claims.claim_inbound, inbound=message) is None  # the redelivery is a duplicate
-    stale = InboundMessage(
-        channel="web",
-        conversation_id=conversation.id,
-        channel_message_id="m2",
-        payload="/never",
-        payload_title="No",
-    )
+    stale = _pressed(conversation.id, "m2", "/never")
     refused = unit(claims.claim_inbound, inbound=stale)
     assert refused is not None and refused.rejection == "bad_payload"
 
@@ -71,13 +75,7 @@ def test_a_button_in_the_bots_latest_turn_is_accepted(unit: Callable[..., Any]) 
         replies=[BotReply(text="Which?", buttons=(Button("A", "/a"),))],
     )
     assert unit(transcript.offered_payloads, conversation_id=conversation.id) == {"/a"}
-    pressed = InboundMessage(
-        channel="web",
-        conversation_id=conversation.id,
-        channel_message_id="m3",
-        payload="/a",
-        payload_title="A",
-    )
+    pressed = _pressed(conversation.id, "m3", "/a")
     assert unit(claims.claim_inbound, inbound=pressed).rejection is None
 
 
