@@ -36,6 +36,7 @@ from bot.persistence import transcript as transcripts
 from bot.persistence.queue import DEFAULT_WAIT
 from bot.rasa import RasaClient
 from bot.recovery import TurnKeeper, TurnPolicy
+from bot.redelivery import DeliveryLedger
 from crm.clock import utcnow
 from crm.shop import ShopProfile
 
@@ -84,7 +85,11 @@ class ConversationService:
         # The long line per conversation for turns: customer messages and the handback share it.
         self._turns = KeyedFifo()
         resuming: set[str] = set()  # conversations staff just resolved whose resume turn is still ahead
-        self.outbox = Outbox(uow=self.uow, metrics=metrics, events=self._events)
+        policy = turn_policy or TurnPolicy()
+        ledger = DeliveryLedger(self.uow.db, grace=policy.delivery_grace, max_age=policy.resume_max_age)
+        self.outbox = Outbox(uow=self.uow, metrics=metrics, events=self._events, deliveries=ledger)
+        # Replies stored but not yet sent: marked when sent, owed after a crash (bot/redelivery.py).
+        self.deliveries = ledger
         parts = Parts(
             uow=self.uow,
             outbox=self.outbox,
@@ -111,7 +116,7 @@ class ConversationService:
         )
         self.staff = StaffDesk(parts)
         self.handback = Handback(parts, rasa=rasa, guard=self._guard, turns=self._turns, resuming=resuming)
-        self.turns = TurnKeeper(self, metrics=metrics, contact=contact, policy=turn_policy or TurnPolicy())
+        self.turns = TurnKeeper(self, metrics=metrics, contact=contact, policy=policy)
         self.assistant.turns = self.turns
         self.inbound = Inbound(parts, keeper=self.turns, turns=self._turns)
         # What the turn keeper (bot/recovery.py) reaches through the service.

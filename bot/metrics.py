@@ -70,7 +70,8 @@ class Metrics:
             "gateway_turns_recovered",
             "Turns left open by a crash, deploy or database error and closed by the recovery pass, "
             "by how (replied: the answer was already stored; resumed: asked the assistant again; "
-            "apologised; held: staff have the conversation; written: stored once the database was back).",
+            "apologised; held: staff have the conversation; written: stored once the database was back; "
+            "redelivered: a reply stored but never sent, sent after a restart).",
             ["how"],
             registry=self.registry,
         )

@@ -242,6 +242,7 @@ class TurnKeeper:
         if self._unsynced:
             await self._forget_owed()
         closed = await self._pay_owed()
+        await self._service.deliveries.pay(self._send_owed, now=self._clock())
         found = await self._service._db(
             turns.stranded, leased_before=self._clock() - self.policy.lease, skip=set(self.in_flight)
         )
@@ -254,6 +255,13 @@ class TurnKeeper:
                 await self._recover(turn)
             closed += 1
         return closed
+
+    async def _send_owed(self, conversation: ConversationRef, outbound: OutboundMessage) -> None:
+        if conversation.channel not in self._service._channels:
+            raise LookupError(f"no {conversation.channel!r} channel on this gateway")
+        with conversation_context(conversation.id):
+            await self._service._deliver(conversation, outbound, mark=False)
+        self._metrics.turns_recovered.labels("redelivered").inc()
 
     async def _pay_owed(self) -> int:
         paid = 0

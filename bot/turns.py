@@ -23,7 +23,7 @@ from bot.persistence.claims import Claim
 from bot.persistence.replies import save_bot_replies
 from bot.persistence.transcript import as_outbound, touch
 from crm.clock import as_utc, utcnow
-from crm.models import Conversation, ConversationState, Message, Sender, TurnState
+from crm.models import Conversation, ConversationState, Delivery, Message, Sender, TurnState
 
 OPEN = (TurnState.received, TurnState.processing)
 FINAL = frozenset({TurnState.answered, TurnState.apologised, TurnState.held, TurnState.rejected})
@@ -153,6 +153,7 @@ def apologise(
         sender=Sender.system,
         text=text,
         data={"kind": "apology", "failure": reason},
+        delivery=Delivery.pending,
     )
     session.add(message)
     session.flush()

@@ -68,6 +68,14 @@ class ReturnStatus(str, enum.Enum):
     rejected = "rejected"
 
 
+class Delivery(str, enum.Enum):
+    """Whether an outbound message reached the customer's channel (bot/redelivery.py)."""
+
+    pending = "pending"  # stored, to be sent; still pending after a crash means it is owed
+    sent = "sent"  # the channel took it
+    refused = "refused"  # the platform refused it (a number that opted out, a blocked bot)
+
+
 class TurnState(str, enum.Enum):
     """Where a customer message's turn stands: every acknowledged message ends answered or apologised."""
 
@@ -250,6 +258,7 @@ class Message(Base):
         # Covers the insights page's counts of requests per period: no table lookups.
         Index("ix_messages_created_at_sender_intent", "created_at", "sender", "intent", "conversation_id"),
         Index("ix_messages_turn_state", "turn_state", "turn_updated_at"),
+        Index("ix_messages_delivery", "delivery", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -273,6 +282,9 @@ class Message(Base):
     turn_updated_at: Mapped[datetime | None]
     # Why a turn ended in an apology (a failure kind, never message text).
     turn_reason: Mapped[str | None] = mapped_column(String(40))
+    # Outbound messages the gateway sends: pending until the channel took it. None for
+    # customer messages and for rows nobody sends (suppressed replies, the record).
+    delivery: Mapped[Delivery | None] = mapped_column(_enum(Delivery))
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

@@ -118,7 +118,8 @@ def unstored_reply(reply: BotReply, *, id: str, created_at: datetime) -> Outboun
 
 
 class DeliveryFailed(Exception):
-    """A message was stored but its channel could not take it."""
+    """A message was stored but its channel could not take it; every channel's `send` raises it
+    when the platform refuses a message."""
 
 
 class Channel(Protocol):

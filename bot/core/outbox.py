@@ -3,7 +3,8 @@
 Bot replies, staff replies, staff assignments and the gateway's own notices all
 take the same short line (`ordered`): a bot reply stored before an assignment is
 also delivered before the "… has joined" notice, and none after it; a staff reply
-never overtakes the notice before it.
+never overtakes the notice before it. Each message is stored `pending` and marked
+`sent` (or `refused`) in the delivery ledger once its channel took it (bot/redelivery.py).
 """
 
 from __future__ import annotations
@@ -23,14 +24,20 @@ from bot.metrics import Metrics
 from bot.persistence import replies as turn_replies
 from bot.persistence import rows, states, transcript
 from bot.persistence.replies import SavedReplies
+from bot.redelivery import DeliveryLedger
+from crm.models import Delivery
 from crm.vocabulary import ConversationState, Sender
 
 
 class Outbox:
-    def __init__(self, *, uow: UnitOfWork, metrics: Metrics, events: Events) -> None:
+    def __init__(
+        self, *, uow: UnitOfWork, metrics: Metrics, events: Events, deliveries: DeliveryLedger
+    ) -> None:
         self._uow = uow
         self._metrics = metrics
         self._events = events
+        # Replies stored but not yet sent: marked when sent, owed after a crash.
+        self.deliveries = deliveries
         self.channels: dict[str, Channel] = {}
         self._line = KeyedFifo()
 
@@ -45,15 +52,29 @@ class Outbox:
             place.release()
 
     async def deliver(
-        self, conversation: ConversationRef, outbound: OutboundMessage, *, staff_name: str | None = None
+        self,
+        conversation: ConversationRef,
+        outbound: OutboundMessage,
+        *,
+        staff_name: str | None = None,
+        mark: bool = True,
     ) -> None:
-        """Show a stored message to staff watching, then send it on the customer's channel."""
+        """Show a stored message to staff watching, then send it on the customer's channel.
+
+        `mark`: record it sent (or refused) in the ledger now.
+        """
         await self._events.publish(staff_conversation_key(conversation.id), staff_frame(outbound, staff_name))
         channel = self.channels.get(conversation.channel)
         if channel is None:
             raise DeliveryFailed(f"no {conversation.channel!r} channel on this gateway")
-        await channel.send(conversation, outbound)
+        try:
+            await channel.send(conversation, outbound)
+        except DeliveryFailed:
+            await self.deliveries.mark([outbound.id], Delivery.refused)
+            raise
         self._metrics.messages.labels(conversation.channel, "out").inc()
+        if mark:
+            await self.deliveries.mark([outbound.id], Delivery.sent)
 
     async def say(
         self,
@@ -74,6 +95,7 @@ class Outbox:
                 sender=Sender.system,
                 text=text,
                 data=data,
+                pending=True,
             )
             await self.deliver(conversation, outbound)
 
@@ -98,8 +120,13 @@ class Outbox:
                 )
             except SQLAlchemyError as exc:
                 raise UnsavedReplies(conversation, answer) from exc
-            for outbound in saved.visible:
-                await self.deliver(conversation, outbound)
+            sent: list[str] = []
+            try:
+                for outbound in saved.visible:
+                    await self.deliver(conversation, outbound, mark=False)
+                    sent.append(outbound.id)
+            finally:
+                await self.deliveries.mark(sent, Delivery.sent)
         if saved.suppressed:
             await self._events.publish(staff_conversation_key(conversation.id), {"type": "reload"})
         return saved

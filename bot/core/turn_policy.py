@@ -32,3 +32,5 @@ class TurnPolicy:
     interval_seconds: float = 5.0
     # A stranded message younger than this is still worth answering; older ones get the apology.
     resume_max_age: timedelta = timedelta(minutes=10)
+    # A reply still pending this long after it was stored was never sent (longer than any send takes).
+    delivery_grace: timedelta = timedelta(seconds=45)

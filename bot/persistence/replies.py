@@ -14,7 +14,7 @@ from bot.persistence import rows
 from bot.persistence.states import HELD_STATES, _fold_stray_handoffs
 from bot.persistence.transcript import as_outbound
 from crm.clock import utcnow
-from crm.models import Conversation, ConversationState, Message, Sender
+from crm.models import Conversation, ConversationState, Delivery, Message, Sender
 
 # System messages after which a held customer knows a person will answer.
 _TELLS_HELD = frozenset({"held_notice", "staff_joined"})
@@ -104,6 +104,7 @@ def save_bot_replies(
             sender=Sender.bot,
             text=reply.text,
             data=data or None,
+            delivery=Delivery.pending if reply.visible and not suppressed else None,
         )
         session.add(message)
         session.flush()

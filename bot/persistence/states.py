@@ -16,7 +16,16 @@ from bot.core.messages import ConversationRef, OutboundMessage
 from bot.persistence import rows
 from bot.persistence.transcript import add_outbound, as_outbound, touch
 from crm.clock import utcnow
-from crm.models import Conversation, ConversationState, Handoff, HandoffStatus, Message, Sender, StaffUser
+from crm.models import (
+    Conversation,
+    ConversationState,
+    Delivery,
+    Handoff,
+    HandoffStatus,
+    Message,
+    Sender,
+    StaffUser,
+)
 from crm.services.audit import audit
 
 HELD_STATES = frozenset({ConversationState.queued, ConversationState.assigned})
@@ -147,6 +156,7 @@ def assign_conversation(
         sender=Sender.system,
         text=f"{staff.name} from our team has joined the chat.",
         data={"kind": "staff_joined", "staff_user_id": staff_id},
+        pending=True,
     )
     moved = rows.get_conversation(session, conversation_id=conversation_id)
     assert moved is not None
@@ -171,6 +181,7 @@ def add_staff_reply(
         sender=Sender.agent,
         text=text,
         staff_user_id=staff_id,
+        delivery=Delivery.pending,
     )
     session.add(message)
     session.flush()

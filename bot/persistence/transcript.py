@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.messages import Button, OutboundMessage
 from crm.clock import as_utc, utcnow
-from crm.models import Conversation, Message, Sender
+from crm.models import Conversation, Delivery, Message, Sender
 
 # How far back to look for the buttons a customer may press.
 _BUTTON_LOOKBACK = 20
@@ -96,8 +96,17 @@ def add_outbound(
     sender: Sender,
     text: str,
     data: dict[str, Any] | None = None,
+    pending: bool = False,
 ) -> OutboundMessage:
-    message = Message(conversation_id=conversation_id, channel=channel, sender=sender, text=text, data=data)
+    """Store a message to the customer; `pending`: the gateway sends it next (bot/redelivery.py)."""
+    message = Message(
+        conversation_id=conversation_id,
+        channel=channel,
+        sender=sender,
+        text=text,
+        data=data,
+        delivery=Delivery.pending if pending else None,
+    )
     session.add(message)
     session.flush()
     touch(session, conversation_id)
