@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import crm_session, verified_customer
-from actions.orders import YES_NO, order_progress
+from actions.orders.words import YES_NO, order_progress
 from crm.services.customers import customer_segment
 from crm.services.orders import latest_open_order
 from crm.shop import load_shop_profile

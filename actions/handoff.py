@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -186,22 +185,6 @@ def _open_handoff(session: Session, conversation_id: str) -> Handoff | None:
     ).first()
 
 
-def when_back(profile: ShopProfile, now: datetime) -> str | None:
-    """None while the team is in; otherwise "tomorrow at 09:00", "on Monday at 10:00"."""
-    if profile.is_open(now):
-        return None
-    opening = profile.next_opening(now)
-    today = now.astimezone(opening.tzinfo).date()
-    clock = f"{opening:%H:%M}"
-    if opening.date() == today:
-        return f"today at {clock}"
-    if opening.date() == today + timedelta(days=1):
-        return f"tomorrow at {clock}"
-    if opening.date() < today + timedelta(days=7):
-        return f"on {opening:%A} at {clock}"
-    return f"on {opening:%A} {opening.day} {opening:%B} at {clock}"
-
-
 def _payload(handoff: Handoff, reason: str) -> dict[str, Any]:
     return {
         "handoff": {
@@ -271,7 +254,7 @@ class ActionHandoff(Action):
         )
 
         text = MESSAGES.get(reason, MESSAGES["request_human"])
-        back = when_back(profile, utcnow()) if profile is not None else None
+        back = profile.when_back(utcnow()) if profile is not None else None
         if back is not None:
             text += f"\nOur team is away right now; they're back {back} and will reply then."
         dispatcher.utter_message(text=text)

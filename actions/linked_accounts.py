@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from actions.common import crm_session, verified_customer
-from actions.identity import start_verification
+from actions.identity.complete import start_verification
 from crm.models import ChannelIdentity, Conversation, Customer
 from crm.services.audit import audit
 

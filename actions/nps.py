@@ -22,7 +22,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.common import channel, crm_session, latest_intent, verified_customer
-from actions.feedback import is_skip, parse_score
+from actions.scores import is_skip, parse_score
 from crm.clock import utcnow
 from crm.services import nps
 

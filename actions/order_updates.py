@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from actions.common import channel, crm_session, latest_intent, verified_customer
 from crm.models import Consent, Customer, Order, OrderStatus
-from crm.services.notices import CONSENT_KIND, set_consent
+from crm.services.consents import CONSENT_KIND, set_consent
 
 logger = logging.getLogger(__name__)
 

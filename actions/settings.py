@@ -6,15 +6,18 @@ from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from crm.secret_strength import HOW_TO_MAKE_ONE, weakness
+from crm.settings import CRMSettings
 
 # Rasa is the only caller: it sends this as a bearer token (endpoints.yml).
 MIN_TOKEN_CHARS = 16
 
 
-class ActionServerSettings(BaseSettings):
+class ActionServerSettings(CRMSettings):
+    """The action server process's one settings object: the CRM's and the server's own."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     environment: Literal["development", "production"] = "development"

@@ -18,12 +18,13 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels import sms, telegram, widget
 from bot.conversations import ConversationService
 from bot.fanout import LocalFanout, RedisFanout
 from bot.handoff import StaffAlerts, TelegramStaffAlerts
+from bot.intake.door import Intake
 from bot.locks import LocalTurnGuard, RedisTurnGuard, TurnGuard
 from bot.logs import configure_logging
 from bot.metrics import Metrics
@@ -41,10 +42,16 @@ from bot.routers import review as review_router
 from bot.routers import metrics as metrics_router
 from bot.routers import shop_api, shop_tasks, shop_webhooks
 from bot.routers import sms as sms_router
-from bot.routers import staff as staff_router
+from bot.routers.staff import admin as staff_admin
+from bot.routers.staff import auth as staff_auth
+from bot.routers.staff import conversations as staff_conversations
+from bot.routers.staff import live as staff_live
+from bot.routers.staff import queue as staff_queue
 from bot.routers import telegram as telegram_router
 from bot.settings import GatewaySettings, get_settings
+from bot.settings_parts import SmsSettings, TelegramSettings
 from bot.shop.inbox import ShopInbox
+from bot.staff import pages as staff_pages
 from bot.staff.context import StaffContext, make_signer, make_templates
 from bot.staff.signin_guard import KnownAddresses, SignInGuard
 from bot.state import GatewayState
@@ -67,9 +74,9 @@ def create_app(
     configure_logging(settings.log_level)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
-            yield await _start(settings, http_transport, stack)
+            yield await _start(app, settings, http_transport, stack)
 
     development = settings.environment == "development"
     app = FastAPI(
@@ -84,7 +91,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics_router.router)
     app.include_router(widget.router)
-    app.include_router(staff_router.router)
+    for staff_router in (staff_auth, staff_queue, staff_conversations, staff_admin, staff_live):
+        app.include_router(staff_router.router)
+    staff_pages.install(app)
     app.include_router(shop_webhooks.router)
     app.include_router(shop_api.router)
     app.include_router(shop_tasks.router)
@@ -103,11 +112,14 @@ def create_app(
 
 
 async def _start(
-    settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None, stack: AsyncExitStack
+    app: FastAPI, settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None, stack: AsyncExitStack
 ) -> dict[str, Any]:
     metrics = Metrics()
     engine = make_engine(settings.database_url, busy_timeout=settings.database_busy_timeout_seconds)
     stack.callback(engine.dispose)
+    # The one sessionmaker of the gateway: every service and channel is handed this one.
+    db = sessionmaker(engine, expire_on_commit=False)
+    app.state.sessionmaker = db
     # Health checks and history never wait for a connection a blocked write holds.
     reads = make_engine(settings.database_url, busy_timeout=settings.health_timeout_seconds)
     stack.callback(reads.dispose)
@@ -138,13 +150,13 @@ async def _start(
     await fanout.start()
     stack.push_async_callback(fanout.aclose)
     service = ConversationService(
-        sessionmaker=sessionmaker(engine, expire_on_commit=False),
+        sessionmaker=db,
         rasa=_rasa_client(http, settings),
         metrics=metrics,
         guard=guard,
         history_limit=settings.history_limit,
         events=fanout,
-        alerts=await _staff_alerts(settings, stack),
+        alerts=await _staff_alerts(settings.telegram, stack),
         default_wait=timedelta(minutes=settings.handoff_default_wait_minutes),
         console_url=settings.public_base_url or None,
         review_threshold=settings.review_confidence_threshold,
@@ -162,10 +174,10 @@ async def _start(
         fanout=fanout,
         metrics=metrics,
         limits=widget.WidgetLimits(
-            max_message_chars=settings.max_message_chars, max_frame_bytes=settings.max_ws_frame_bytes
+            max_message_chars=settings.widget.max_message_chars, max_frame_bytes=settings.widget.max_frame_bytes
         ),
         identity=IdentityPolicy.from_settings(settings),
-        session_idle=timedelta(days=settings.widget_session_idle_days),
+        session_idle=timedelta(days=settings.widget.session_idle_days),
         session_limiter=RateLimiter(
             per_minute=settings.rate_limit_session_per_minute, burst=settings.rate_limit_session_burst
         ),
@@ -177,26 +189,15 @@ async def _start(
         ),
     )
     service.register_channel(web)
+    intake = Intake(service=service, sessionmaker=db)
     texts: sms.SmsChannel | None = None
-    if settings.sms_enabled:
-        texts = sms.SmsChannel(
-            service=service,
-            metrics=metrics,
-            sessionmaker=sessionmaker(engine, expire_on_commit=False),
-            client=sms.make_twilio_client(
-                account_sid=settings.twilio_account_sid,
-                auth_token=settings.twilio_auth_token.get_secret_value(),
-                api_base_url=settings.twilio_api_base_url,
-            ),
-            from_number=settings.twilio_from_number,
-            auth_token=settings.twilio_auth_token.get_secret_value(),
-            webhook_url=settings.public_base_url + sms_router.WEBHOOK_PATH,
-        )
+    if settings.sms.enabled:
+        texts = _sms_channel(settings.sms, intake=intake, metrics=metrics)
         service.register_channel(texts)
     # Registers itself and, in polling mode, starts polling; stops before the service drains.
     chats = await telegram.open_channel(
-        settings,
-        service=service,
+        settings.telegram,
+        intake=intake,
         metrics=metrics,
         chat_limiter=RateLimiter(
             per_minute=settings.rate_limit_session_per_minute, burst=settings.rate_limit_session_burst
@@ -214,7 +215,6 @@ async def _start(
             "demo": settings.demo_mode,
         },
     )
-    db = sessionmaker(engine, expire_on_commit=False)
     staff = StaffContext(
         settings=settings,
         service=service,
@@ -250,6 +250,23 @@ async def _start(
     return {"gateway": state, "staff": staff, "widget": web, "sms": texts, "telegram": chats, "shop": shop}
 
 
+def _sms_channel(
+    part: SmsSettings, *, intake: Intake, metrics: Metrics
+) -> sms.SmsChannel:
+    """The SMS channel, given only the SMS part of the settings."""
+    auth_token = part.auth_token.get_secret_value()
+    return sms.SmsChannel(
+        intake=intake,
+        metrics=metrics,
+        client=sms.make_twilio_client(
+            account_sid=part.account_sid, auth_token=auth_token, api_base_url=part.api_base_url
+        ),
+        from_number=part.from_number,
+        auth_token=auth_token,
+        webhook_url=part.public_base_url + sms_router.WEBHOOK_PATH,
+    )
+
+
 def _start_notices(settings: GatewaySettings, stack: AsyncExitStack, sender: NoticeSender) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(notices.serve(sender, poll_seconds=settings.notices_poll_seconds, stop=stop))
@@ -262,16 +279,16 @@ def _start_notices(settings: GatewaySettings, stack: AsyncExitStack, sender: Not
     stack.push_async_callback(_stop)
 
 
-async def _staff_alerts(settings: GatewaySettings, stack: AsyncExitStack) -> StaffAlerts | None:
+async def _staff_alerts(part: TelegramSettings, stack: AsyncExitStack) -> StaffAlerts | None:
     """A Telegram message to the staff chat for each new handoff, when one is configured."""
-    chat_id = settings.staff_telegram_chat_id.strip()
+    chat_id = part.staff_chat_id.strip()
     if not chat_id:
         return None
-    token = settings.telegram_bot_token.get_secret_value().strip()
+    token = part.bot_token.get_secret_value().strip()
     if not token:
         logger.warning("STAFF_TELEGRAM_CHAT_ID is set but TELEGRAM_BOT_TOKEN is not: no Telegram alerts")
         return None
-    alerts = TelegramStaffAlerts(token=token, chat_id=chat_id, api_base_url=settings.telegram_api_base_url)
+    alerts = TelegramStaffAlerts(token=token, chat_id=chat_id, api_base_url=part.api_base_url)
     stack.push_async_callback(alerts.aclose)
     return alerts
 

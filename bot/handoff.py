@@ -24,7 +24,6 @@ from bot.persistence.queue import QueueStatus
 from bot.persistence.queue import queue as queue
 from bot.persistence.queue import queue_status as queue_status
 from bot.persistence.queue import typical_wait as typical_wait
-from crm.clock import as_utc
 from crm.shop import ShopProfile
 
 logger = logging.getLogger(__name__)
@@ -64,24 +63,10 @@ def describe_wait(wait: timedelta) -> str:
     return f"about {round(hours)} hours"
 
 
-def when_back(profile: ShopProfile, now: datetime) -> str:
-    """ "today at 09:00", "tomorrow at 10:00", "on Monday at 09:00", "on Friday 2 January at 09:00"."""
-    opening = profile.next_opening(now)
-    today = as_utc(now).astimezone(opening.tzinfo).date()
-    clock = f"{opening:%H:%M}"
-    if opening.date() == today:
-        return f"today at {clock}"
-    if opening.date() == today + timedelta(days=1):
-        return f"tomorrow at {clock}"
-    if opening.date() < today + timedelta(days=7):
-        return f"on {opening:%A} at {clock}"
-    return f"on {opening:%A} {opening.day} {opening:%B} at {clock}"
-
-
 def queue_notice(status: QueueStatus, profile: ShopProfile | None, now: datetime) -> Notice:
     """Told right after the handoff: the place in the queue and the wait, or when the team is back."""
     if profile is not None and not profile.is_open(now):
-        back = when_back(profile, now)
+        back = profile.when_back(now)
         return Notice(
             text=(
                 f"Our team is away right now and back {back}. "

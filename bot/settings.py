@@ -5,19 +5,25 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
+from bot.settings_parts import SmsSettings, StaffSettings, TelegramSettings, WidgetSettings
 from crm.secret_strength import HOW_TO_MAKE_ONE, weakness
-from crm.settings import PROJECT_ROOT
+from crm.settings import PROJECT_ROOT, CRMSettings
+
+P = TypeVar("P", bound=BaseModel)
 
 # Values people paste from examples; in production they mean "not configured".
 _PLACEHOLDERS = frozenset({"", "changeme", "change-me", "change_me", "secret", "password", "xxx", "todo"})
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(CRMSettings):
+    """The gateway process's one settings object: the CRM's (database_url, shop profile,
+    ...) and the gateway's own; each channel is given only its part (bot/settings_parts.py)."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
@@ -35,7 +41,7 @@ class GatewaySettings(BaseSettings):
     # A message the assistant read with less confidence than this goes to the staff review queue.
     review_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
 
-    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'crm.db'}"
+    # DATABASE_URL: CRMSettings.database_url.
     # SQLite: how long a write waits for the database lock before the customer hears
     # "unavailable" (inside the turn budget; PostgreSQL: the statement timeout for writes).
     database_busy_timeout_seconds: float = Field(default=1.5, gt=0, le=30)
@@ -261,6 +267,31 @@ class GatewaySettings(BaseSettings):
             # Demo mode lets any visitor sign in as any demo customer.
             raise ValueError("DEMO_MODE must be off in production")
         return self
+
+    # Each part is read from the flat fields: PREFIX_<name>, else <name>, else as named here.
+    @property
+    def widget(self) -> WidgetSettings:
+        return self._part(WidgetSettings, "widget_", max_frame_bytes=self.max_ws_frame_bytes)
+
+    @property
+    def sms(self) -> SmsSettings:
+        return self._part(SmsSettings, "twilio_")
+
+    @property
+    def telegram(self) -> TelegramSettings:
+        return self._part(TelegramSettings, "telegram_", staff_chat_id=self.staff_telegram_chat_id)
+
+    @property
+    def staff(self) -> StaffSettings:
+        return self._part(StaffSettings, "staff_")
+
+    def _part(self, model: type[P], prefix: str, **named: Any) -> P:
+        values = {
+            name: getattr(self, prefix + name) if hasattr(self, prefix + name) else getattr(self, name)
+            for name in model.model_fields
+            if name not in named
+        }
+        return model(**values, **named)
 
 
 @lru_cache

@@ -16,25 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import store
 from bot.channels.base import Button, InboundMessage, OutboundMessage
+from bot.intake.keywords import CHANNEL, START_WORDS, STOP_WORDS, Keyword
+from bot.intake.records import record_answered
 from crm.clock import as_utc
-from crm.models import AuditEntry, Consent, Conversation, Customer, Message, Sender, TurnState
-from crm.services.audit import audit
+from crm.models import AuditEntry, Consent, Conversation, Customer, Message, Sender
+from crm.services.consents import record_consent
 from crm.services.customers import find_customer_by_phone
 
-CHANNEL = "sms"
-Keyword = Literal["stop", "start", "help"]
-
-# The words Twilio's own opt-out handling reacts to, as a whole message in any case.
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
-START_WORDS = frozenset({"START", "UNSTOP", "YES"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
 # How far back to look for the options a numeric reply may pick.
 _BUTTON_LOOKBACK = 20
 
@@ -46,14 +39,35 @@ class KeywordReceipt:
     reply: OutboundMessage | None = None
 
 
+@dataclass(frozen=True)
+class TextingNumber:
+    """Who texted, found with one lookup of the number: the customer, and whether we may answer."""
+
+    customer_external_id: str | None
+    may_text: bool
+
+
 def customer_for_number(session: Session, *, number: str) -> str | None:
     """The external id of the one customer with this E.164 number (a shared number verifies nobody)."""
     customer = find_customer_by_phone(session, phone=number)
     return None if customer is None else customer.external_id
 
 
+def texting_number(session: Session, *, number: str) -> TextingNumber:
+    """`customer_for_number` and `may_text` together, looking the number up once."""
+    customer = find_customer_by_phone(session, phone=number)
+    return TextingNumber(
+        customer_external_id=None if customer is None else customer.external_id,
+        may_text=_may_text(session, number=number, customer=customer),
+    )
+
+
 def may_text(session: Session, *, number: str) -> bool:
     """False once the number (or its customer) has opted out of SMS and not opted back in."""
+    return _may_text(session, number=number, customer=find_customer_by_phone(session, phone=number))
+
+
+def _may_text(session: Session, *, number: str, customer: Customer | None) -> bool:
     latest: list[tuple[datetime, bool]] = []
     keyword = session.execute(
         select(Message.text, Message.created_at)
@@ -69,7 +83,6 @@ def may_text(session: Session, *, number: str) -> bool:
     ).first()
     if keyword is not None:
         latest.append((as_utc(keyword.created_at), keyword.text.strip().upper() in START_WORDS))
-    customer = find_customer_by_phone(session, phone=number)
     if customer is not None:
         consent = session.execute(
             select(Consent.granted, Consent.created_at)
@@ -110,39 +123,16 @@ def record_keyword(
     reply: str | None,
 ) -> KeywordReceipt:
     """Store a STOP/START/HELP message (once per MessageSid), its consent change and its answer."""
-    claim = store.claim_inbound(session, inbound=inbound)
-    if claim is None:
-        return KeywordReceipt(duplicate=True)
-    # Answered here and now, in the claim's own transaction: no turn is left open.
-    session.execute(
-        update(Message).where(Message.id == claim.message_id).values(turn_state=TurnState.answered)
+    answered = record_answered(
+        session, inbound=inbound, reply=reply, data={"kind": "sms_keyword", "keyword": keyword}
     )
+    if answered.duplicate:
+        return KeywordReceipt(duplicate=True)
     if keyword != "help":
         customer = find_customer_by_phone(session, phone=number)
         if customer is not None:
-            _record_consent(session, customer=customer, granted=keyword == "start")
-    outbound = None
-    if reply is not None:
-        outbound = store.add_outbound(
-            session,
-            conversation_id=inbound.conversation_id,
-            channel=CHANNEL,
-            sender=Sender.system,
-            text=reply,
-            data={"kind": "sms_keyword", "keyword": keyword},
-        )
-    return KeywordReceipt(duplicate=False, reply=outbound)
-
-
-def _record_consent(session: Session, *, customer: Customer, granted: bool) -> None:
-    session.add(Consent(customer_id=customer.id, kind=CHANNEL, granted=granted, source=CHANNEL))
-    audit(
-        session,
-        actor=f"customer:{customer.external_id}",
-        action="consent.sms",
-        subject=f"customer:{customer.external_id}",
-        detail={"granted": granted, "source": CHANNEL},
-    )
+            record_consent(session, customer=customer, kind=CHANNEL, granted=keyword == "start", source=CHANNEL)
+    return KeywordReceipt(duplicate=False, reply=answered.reply)
 
 
 def latest_options(session: Session, *, conversation_id: str) -> tuple[Button, ...]:

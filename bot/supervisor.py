@@ -27,8 +27,12 @@ from pathlib import Path
 
 import httpx
 
-from bot.supervision import Supervisor
 from bot import scaled
+from bot.supervision import Supervisor
+from bot.supervisor_settings import SupervisorSettings, banner, decide_demo, real_customers
+from crm.settings import DEFAULT_DATABASE_URL
+
+__all__ = ["ROOT", "SECRETS_FILE", "Stack", "banner", "decide_demo", "free_port", "local_secrets", "real_customers"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = ROOT / "var" / "secrets.env"
@@ -107,7 +111,7 @@ class Stack:
         env = dict(self.env)
         for key, value in local_secrets(SECRETS_FILE).items():
             env.setdefault(key, value)
-        env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'crm.db'}")
+        env.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
         env.setdefault("TRACKER_STORE_URL", f"sqlite:///{ROOT / 'var' / 'rasa.db'}")
         env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.action_port}/webhook"
         env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{self.action_port}"
@@ -249,60 +253,16 @@ class Stack:
             pump.cancel()
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def real_customers(database_url: str) -> int:
-    """How many customers in the CRM the demo did not create (0 if there is no CRM yet)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from crm.db import get_sessionmaker
-    from crm.demo import real_customer_count
-
-    try:
-        with get_sessionmaker(database_url)() as session:
-            return real_customer_count(session)
-    except SQLAlchemyError:
-        return 0
-
-
-def decide_demo(env: Mapping[str, str], real: int) -> tuple[bool, str]:
-    """Whether the demo page runs, and the banner line that says so.
-
-    Demo sign-in vouches for whoever the visitor picks; on a CRM holding the
-    shop's own customers it stays off however DEMO_MODE is set."""
-    if not _truthy(env.get("DEMO_MODE")):
-        return False, "Demo sign-in: off (DEMO_MODE is not set)."
-    if real:
-        return False, (
-            f"Demo sign-in: OFF. The CRM holds {real} customer(s) the demo did not create, so the demo "
-            "shop is not started. To try the demo, use its own database (see README, 'From the demo to "
-            "your own data')."
-        )
-    return True, "Demo sign-in: on (demo customers only). Do not expose this address to the internet."
-
-
-def banner(*, url: str, seconds: float, demo: bool, demo_line: str) -> str:
-    return (
-        f"\n  Ready in {seconds:.0f}s.\n"
-        f"  {'Demo shop with the chat widget' if demo else 'Gateway'}: {url}/\n"
-        f"  {demo_line}\n"
-        f"  Health: {url}/healthz   Metrics: {url}/metrics\n"
-        "  Press Ctrl-C to stop.\n"
-    )
-
-
 async def _main() -> int:
-    env = dict(os.environ)
-    database_url = env.get("DATABASE_URL") or f"sqlite:///{ROOT / 'var' / 'crm.db'}"
-    demo, demo_line = decide_demo(env, real_customers(database_url) if _truthy(env.get("DEMO_MODE")) else 0)
+    settings = SupervisorSettings()
+    env = dict(os.environ)  # what the children inherit
+    demo, demo_line = decide_demo(env, real_customers(settings.database_url) if settings.demo_mode else 0)
     env["DEMO_MODE"] = "true" if demo else "false"
     stack = Stack(
         env=env,
-        rasa_port=int(os.environ.get("RASA_PORT", 5005)),
-        action_port=int(os.environ.get("ACTION_PORT", 5055)),
-        gateway_port=int(os.environ.get("GATEWAY_PORT", 8000)),
+        rasa_port=settings.rasa_port,
+        action_port=settings.action_port,
+        gateway_port=settings.gateway_port,
     )
     if not stack.model.exists():
         print(f"No trained model at {stack.model}: run `make train` first.", file=sys.stderr)

@@ -66,6 +66,10 @@ def read_records(path: Path, columns: tuple[str, ...], required: tuple[str, ...]
             continue
         present = dict(zip(names, values))
         cells = {column: present.get(column, "") for column in columns}
+        if any("\x00" in value for value in cells.values()):
+            # Not text; PostgreSQL refuses it in any query, so it stops here.
+            yield Record(line, cells, "a value contains a NUL character")
+            continue
         if len(values) > len(names) and any(values[len(names) :]):
             yield Record(
                 line,

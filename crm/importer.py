@@ -27,29 +27,26 @@ Rules, so that importing the same sheet again is always safe:
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, tzinfo
+from datetime import timedelta, tzinfo
 from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crm.clock import as_utc
 from crm.csvfile import CsvFileError, ImportReport, RowProblem, read_records
+from crm.import_orders import Catalogue, apply_order
 from crm.import_rows import (
     CUSTOMER_COLUMNS,
     ORDER_COLUMNS,
     REQUIRED_CUSTOMER,
     REQUIRED_ORDER,
     CustomerRow,
-    Item,
-    OrderRow,
     parse_customer,
     parse_order,
 )
-from crm.models import AuditEntry, ChannelIdentity, Consent, Customer, Order, OrderLine, OrderStatus, Product
-from crm.services import notices
-from crm.services.notices import CONSENT_KIND
+from crm.models import AuditEntry, ChannelIdentity, Consent, Customer
 from crm.services.audit import audit
+from crm.services.consents import CONSENT_KIND, latest_consent
 from crm.services.customers import erased_tag
 from crm.shop import load_shop_profile
 
@@ -229,12 +226,7 @@ def _latest_own_marketing_choice(session: Session, customer: Customer) -> Consen
 
 def _latest_own_choice(session: Session, customer: Customer, kind: str) -> Consent | None:
     """The latest consent record of this kind, if the customer made it (not an import)."""
-    latest = session.scalars(
-        select(Consent)
-        .where(Consent.customer_id == customer.id, Consent.kind == kind)
-        .order_by(Consent.created_at.desc(), Consent.id.desc())
-        .limit(1)
-    ).first()
+    latest = latest_consent(session, customer=customer, kind=kind)
     return latest if latest is not None and latest.source != "import" else None
 
 
@@ -262,7 +254,7 @@ def import_orders(
         return report
     erased = _erased_customer_ids(session)
     customers = {c.external_id: c for c in session.scalars(select(Customer))}
-    catalogue = _Catalogue(session)
+    catalogue = Catalogue(session)
     seen: dict[str, int] = {}
     for record in records:
         if record.problem:
@@ -283,99 +275,11 @@ def import_orders(
             report.reject(record.line, f"duplicate order number {row.number} (also on line {seen[row.number]})")
             continue
         seen[row.number] = record.line
-        _apply_order(session, row, customer, catalogue, default_currency, record.line, report)
+        apply_order(session, row, customer, catalogue, default_currency, record.line, report)
         if actor != DEMO_ACTOR:
             customer.is_demo = False  # the shop's own order: a real customer now
     _audit_import(session, actor, "crm.import_orders", report)
     return report
-
-
-class _Catalogue:
-    """Products by name, case-insensitively, created as orders mention them."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.by_name = {p.name.casefold(): p for p in session.scalars(select(Product))}
-
-    def product(self, item: Item, currency: str) -> tuple[Product, bool]:
-        """The item's product, and whether it was created or repriced."""
-        product = self.by_name.get(item.name.casefold())
-        if product is None:
-            product = Product(name=item.name, price=item.price, currency=currency, active=True)
-            self.session.add(product)
-            self.by_name[item.name.casefold()] = product
-            return product, True
-        if item.price is not None and product.price != item.price:
-            product.price = item.price
-            return product, True
-        return product, False
-
-
-# Blank cells in these columns keep what is stored.
-_KEEP_IF_BLANK = ("carrier", "tracking_number", "shipped_at", "delivered_at")
-
-
-def _apply_order(
-    session: Session,
-    row: OrderRow,
-    customer: Customer,
-    catalogue: _Catalogue,
-    default_currency: str,
-    line: int,
-    report: ImportReport,
-) -> None:
-    currency = row.currency or default_currency
-    order = session.scalars(select(Order).where(Order.number == row.number)).first()
-    created = order is None
-    # A re-imported sheet that ships an order tells the customer, as a platform update would.
-    was = notices.snapshot(order)
-    if order is None:
-        order = Order(number=row.number, customer=customer, status=row.status, total=row.total, placed_at=row.placed_at)
-        session.add(order)
-    status = row.status
-    if order.status == OrderStatus.cancelled and order.cancelled_at is not None and status in (
-        OrderStatus.placed,
-        OrderStatus.paid,
-    ):
-        # Cancelled in chat after the sheet was exported: the sheet is behind.
-        report.warn(line, f"order {row.number} kept cancelled: it was cancelled in chat")
-        status = OrderStatus.cancelled
-    wanted = {
-        "customer": customer,
-        "placed_at": row.placed_at,
-        "status": status,
-        "total": row.total,
-        "currency": currency,
-        "carrier": row.carrier,
-        "tracking_number": row.tracking_number,
-        "shipped_at": row.shipped_at,
-        "delivered_at": row.delivered_at,
-    }
-    changed = False
-    for attribute, value in wanted.items():
-        if value is None and attribute in _KEEP_IF_BLANK:
-            continue
-        current = getattr(order, attribute)
-        if isinstance(current, datetime) and isinstance(value, datetime):
-            same = as_utc(current) == value
-        else:
-            same = current == value
-        if not same:
-            setattr(order, attribute, value)
-            changed = True
-    resolved = [(*catalogue.product(item, currency), item.quantity) for item in row.items]
-    changed = changed or any(repriced for _, repriced, _ in resolved)
-    if [(l.product, l.quantity) for l in order.lines] != [(p, q) for p, _, q in resolved]:
-        order.lines.clear()
-        order.lines.extend(OrderLine(product=product, quantity=quantity) for product, _, quantity in resolved)
-        changed = True
-    session.flush()
-    if changed:
-        notices.notices_for_change(
-            session, before=was, order=order, shipment_status=None, tracking_url=None, refunded=False,
-            settings=notices.notification_settings(),
-        )
-    report.count(created=created, changed=changed)
 
 
 def _audit_import(session: Session, actor: str, action: str, report: ImportReport) -> None:

@@ -9,12 +9,17 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The one default for every process (gateway, action server, CLI, supervisor).
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'crm.db'}"
 
 
 class CRMSettings(BaseSettings):
+    """What every process that opens the CRM reads; the gateway's and the action
+    server's settings extend it, so each process has one settings object."""
+
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'crm.db'}"
+    database_url: str = DEFAULT_DATABASE_URL
     shop_profile: Path = PROJECT_ROOT / "shop.yml"
     # Lifetime spend that makes a customer VIP, in the shop's currency.
     vip_spend_threshold: float = 500.0

@@ -209,6 +209,23 @@ class ShopProfile(_Strict):
                     return opening
         raise ValueError("the shop profile has no opening hours in the coming year")
 
+    def when_back(self, now: datetime) -> str | None:
+        """When the team is back, in words: None while it is in; otherwise "today at
+        09:00", "tomorrow at 10:00", "on Monday at 09:00", "on Friday 2 January at 09:00".
+        Naive datetimes are taken as UTC. The one answer for the gateway and the actions."""
+        if self.is_open(now):
+            return None
+        opening = self.next_opening(now)
+        today = _aware(now).astimezone(opening.tzinfo).date()
+        clock = f"{opening:%H:%M}"
+        if opening.date() == today:
+            return f"today at {clock}"
+        if opening.date() == today + timedelta(days=1):
+            return f"tomorrow at {clock}"
+        if opening.date() < today + timedelta(days=7):
+            return f"on {opening:%A} at {clock}"
+        return f"on {opening:%A} {opening.day} {opening:%B} at {clock}"
+
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

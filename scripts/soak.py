@@ -45,8 +45,8 @@ from soak_customers import (  # noqa: E402
     TelegramCustomer,
     WidgetCustomer,
 )
-from tests.bot.fake_telegram import FakeTelegram, serve_in_thread  # noqa: E402
-from tests.bot.fake_twilio import FakeTwilioApi  # noqa: E402
+from tests.fakes.telegram import FakeTelegram, serve_in_thread  # noqa: E402
+from tests.fakes.twilio import FakeTwilioApi  # noqa: E402
 
 PHRASES = [
     "hi",

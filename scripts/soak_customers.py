@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import websockets
 
-from tests.bot.fake_telegram import FakeTelegram, TelegramUser
-from tests.bot.fake_twilio import FakeTwilioApi, Phone
+from tests.fakes.telegram import FakeTelegram, TelegramUser
+from tests.fakes.twilio import FakeTwilioApi, Phone
 
 APOLOGY = "Sorry — I'm having trouble answering right now."
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'

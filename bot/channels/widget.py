@@ -10,7 +10,6 @@ so a slow browser never holds up the bot.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -18,11 +17,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.websockets import WebSocketState
+from fastapi import APIRouter, WebSocket
 
 from bot import identity, replies
 from bot.channels.base import ConversationRef, InboundMessage, OutboundMessage
+from bot.channels.websocket import CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER, Connection, Frame
+from bot.channels.websocket import json_object as _json_object
+from bot.intake.delivery import NotDelivered
 
 if TYPE_CHECKING:
     from bot.conversations import ConversationService, Receipt
@@ -35,13 +36,7 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _LOCALE = re.compile(r"^[a-z]{2}(?:-[A-Z]{2})?$")
 _MAX_PAYLOAD_CHARS = 1000
 _MAX_TITLE_CHARS = 200
-_MAX_QUEUED_FRAMES = 256
 
-# Close codes (RFC 6455 and the IANA registry).
-CLOSE_TOO_BIG = 1009
-CLOSE_TRY_AGAIN_LATER = 1013
-
-Frame = dict[str, Any]
 
 
 class _Fanout(Protocol):
@@ -58,46 +53,6 @@ class _Limiter(Protocol):
 class WidgetLimits:
     max_message_chars: int
     max_frame_bytes: int
-
-
-class Connection:
-    """One browser tab. Frames go out in the order they were pushed, by one writer."""
-
-    def __init__(self, websocket: WebSocket) -> None:
-        self.websocket = websocket
-        self._queue: asyncio.Queue[Frame | int | None] = asyncio.Queue()
-        self._closing = False
-
-    def push(self, frame: Frame) -> None:
-        if self._closing:
-            return
-        if self._queue.qsize() >= _MAX_QUEUED_FRAMES:
-            # A tab that reads nothing: let it go; it catches up from history on reconnect.
-            logger.warning("widget connection not reading; closing it")
-            self.close(CLOSE_TRY_AGAIN_LATER)
-            return
-        self._queue.put_nowait(frame)
-
-    def close(self, code: int | None) -> None:
-        """Stop after what is already queued; close the socket with `code` (None: it is gone)."""
-        if not self._closing:
-            self._closing = True
-            self._queue.put_nowait(code)
-
-    async def write(self) -> None:
-        try:
-            while True:
-                item = await self._queue.get()
-                if item is None:
-                    return
-                if isinstance(item, int):
-                    if self.websocket.application_state == WebSocketState.CONNECTED:
-                        await self.websocket.close(code=item)
-                    return
-                await self.websocket.send_text(json.dumps(item, ensure_ascii=False))
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            # The browser left mid-send. Nothing is lost: replies are in the transcript.
-            logger.debug("widget connection gone while sending")
 
 
 class WidgetChannel:
@@ -129,7 +84,12 @@ class WidgetChannel:
     # -- outbound (the Channel protocol) -----------------------------------------
 
     async def send(self, conversation: ConversationRef, outbound: OutboundMessage) -> None:
-        await self._fanout.publish(conversation.id, {"type": "message", **outbound.as_json()})
+        """Publish to the conversation's open tabs; NotDelivered (`bot.intake.delivery`) when the
+        fan-out (Redis, with several gateways) cannot take it - for any sender, as before."""
+        try:
+            await self._fanout.publish(conversation.id, {"type": "message", **outbound.as_json()})
+        except Exception as exc:
+            raise NotDelivered(type(exc).__name__) from exc
 
     async def typing(self, conversation: ConversationRef, on: bool) -> None:
         await self._fanout.publish(conversation.id, {"type": "typing", "on": on})
@@ -354,16 +314,6 @@ class WidgetChannel:
             "unavailable": replies.UNAVAILABLE,
         }
         return {"type": "error", "code": code, "text": sentence or texts[code], "id": client_id}
-
-
-def _json_object(text: str | None) -> Frame | None:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _locale(value: str | None) -> str:

@@ -81,7 +81,7 @@ class HandoffNotices:
         """The out-of-hours choice (call back, or reply here): the gateway's to answer, not Rasa's."""
         profile = await asyncio.to_thread(self._shop_profile)
         now = self._clock()
-        back = handoff.when_back(profile, now) if profile is not None and not profile.is_open(now) else None
+        back = profile.when_back(now) if profile is not None else None
         phone = None
         if payload == handoff.CALLBACK:
             phone = await self._uow.db(rows.customer_phone, conversation_id=conversation.id)

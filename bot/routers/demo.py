@@ -15,6 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Annotated
 from decimal import Decimal
 from pathlib import Path
 from string import Template
@@ -27,8 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from bot.identity import sign_customer_identity
+from bot.deps import Database
 from bot.state import GatewayState
-from crm.db import get_sessionmaker
 from crm.demo import real_customer_count
 from crm.models import Customer, Product
 from crm.shop import ShopProfileError, load_shop_profile
@@ -82,10 +83,13 @@ def demo_gateway(request: Request) -> GatewayState:
     return gateway
 
 
+DemoGateway = Annotated[GatewayState, Depends(demo_gateway)]
+
+
 @router.get("/", response_class=HTMLResponse)
-async def shop_front(request: Request, gateway: GatewayState = Depends(demo_gateway)) -> Response:
+async def shop_front(request: Request, gateway: DemoGateway, db: Database) -> Response:
     settings = gateway.settings
-    front = await run_in_threadpool(_load_front, settings.database_url, request.cookies.get(COOKIE))
+    front = await run_in_threadpool(_load_front, db, request.cookies.get(COOKIE))
     signed_in = front.signed_in
     secret = settings.widget_identity_secret.get_secret_value()
     nonce = secrets.token_urlsafe(16)
@@ -103,7 +107,7 @@ async def shop_front(request: Request, gateway: GatewayState = Depends(demo_gate
 
 
 @router.post("/demo/sign-in")
-async def sign_in(request: Request, gateway: GatewayState = Depends(demo_gateway)) -> Response:
+async def sign_in(request: Request, gateway: DemoGateway, db: Database) -> Response:
     body = await request.body()
     if len(body) > _MAX_FORM_BYTES:
         return _problem(413, "That form was too large.")
@@ -112,7 +116,7 @@ async def sign_in(request: Request, gateway: GatewayState = Depends(demo_gateway
     except ValueError:
         return _problem(400, "That form had unexpected fields. Pick a customer from the list.")
     customer_id = (fields.get("customer_id") or [""])[0].strip()
-    customer = await run_in_threadpool(_find_customer, gateway.settings.database_url, customer_id)
+    customer = await run_in_threadpool(_find_customer, db, customer_id)
     if customer is None:
         return _problem(400, "There is no demo customer with that id. Pick one from the list.")
     response = RedirectResponse("/", status_code=303)
@@ -121,7 +125,7 @@ async def sign_in(request: Request, gateway: GatewayState = Depends(demo_gateway
 
 
 @router.post("/demo/sign-out")
-async def sign_out(gateway: GatewayState = Depends(demo_gateway)) -> Response:
+async def sign_out(gateway: DemoGateway) -> Response:
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -130,14 +134,8 @@ async def sign_out(gateway: GatewayState = Depends(demo_gateway)) -> Response:
 # -- data ------------------------------------------------------------------------
 
 
-def _sessions(database_url: str) -> sessionmaker[Session]:
-    # The gateway's state offers no sessionmaker; crm.db's is cached per URL, so
-    # this is one engine for the demo's whole life, not one per request.
-    return get_sessionmaker(database_url)
-
-
-def _load_front(database_url: str, signed_in_id: str | None) -> ShopFront:
-    with _sessions(database_url)() as session:
+def _load_front(db: sessionmaker[Session], signed_in_id: str | None) -> ShopFront:
+    with db() as session:
         customers = _customers(session)
         products = _catalogue(session)
         # A cookie naming someone not (or no longer) in the CRM signs nobody in.
@@ -154,8 +152,8 @@ def _load_front(database_url: str, signed_in_id: str | None) -> ShopFront:
     )
 
 
-def _find_customer(database_url: str, external_id: str) -> DemoCustomer | None:
-    with _sessions(database_url)() as session:
+def _find_customer(db: sessionmaker[Session], external_id: str) -> DemoCustomer | None:
+    with db() as session:
         return _customer(session, external_id) if external_id else None
 
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.routers.staff import Refusal, _ctx, _headers, _page, _refused, _signed_in_page
+from bot.deps import SignedIn, Staff
 from bot.staff import charts
 from bot.staff.context import Principal, shop_timezone
 from bot.staff.insights_tables import CHANNEL_NAMES, Table, cell, tables, to_csv
+from bot.staff.pages import Refusal, headers, page
 from crm.services import review
 from crm.services.insights import Insights, Scope, Window, insights
 from crm.services.insights_notices import OTHER, SUPPRESSED, notice_summary
@@ -77,21 +78,18 @@ def _scope(principal: Principal, filters: Filters) -> Scope:
     )
 
 
-async def _load(request: Request) -> tuple[Principal, Filters, Insights] | Response:
-    principal = await _signed_in_page(request)
-    if isinstance(principal, Response):
-        return principal
-    try:
-        filters = read_filters(request.query_params, datetime.now(shop_timezone()).date())
-    except Refusal as refusal:
-        return _refused(request, refusal, principal)
-    data = await _ctx(request).db(insights, scope=_scope(principal, filters), is_open=_is_open())
+async def _load(request: Request, ctx: Staff, principal: SignedIn) -> tuple[Principal, Filters, Insights]:
+    filters = read_filters(request.query_params, datetime.now(shop_timezone()).date())
+    data = await ctx.db(insights, scope=_scope(principal, filters), is_open=_is_open())
     if principal.is_admin:
         # What the improvement loop achieved, and what customers want that the bot can't do yet.
-        data.extra.update(await _ctx(request).db(_loop))
+        data.extra.update(await ctx.db(_loop))
         # Notices belong to the shop, not to an agent's conversations.
-        data.extra["notices"] = await _ctx(request).db(notice_summary, scope=data.scope)
+        data.extra["notices"] = await ctx.db(notice_summary, scope=data.scope)
     return principal, filters, data
+
+
+Loaded = Annotated[tuple[Principal, Filters, Insights], Depends(_load)]
 
 
 def _loop(session: Any) -> dict[str, Any]:
@@ -102,15 +100,12 @@ def _loop(session: Any) -> dict[str, Any]:
 
 
 @router.get("/staff/insights", response_class=HTMLResponse)
-async def insights_page(request: Request) -> Response:
-    loaded = await _load(request)
-    if isinstance(loaded, Response):
-        return loaded
+async def insights_page(request: Request, loaded: Loaded) -> Response:
     principal, filters, data = loaded
     found = tables(data)
     if request.query_params.get("format") == "csv":
         return _csv(found, request.query_params.get("table", "conversations"), filters)
-    return _page(
+    return page(
         request,
         "staff/insights.html",
         principal=principal,
@@ -125,10 +120,7 @@ async def insights_page(request: Request) -> Response:
 
 
 @router.get("/staff/insights/{name}.csv")
-async def insights_csv(request: Request, name: str) -> Response:
-    loaded = await _load(request)
-    if isinstance(loaded, Response):
-        return loaded
+async def insights_csv(loaded: Loaded, name: str) -> Response:
     _, filters, data = loaded
     return _csv(tables(data), name, filters)
 
@@ -140,13 +132,13 @@ def _csv(found: dict[str, Table], name: str, filters: Filters) -> Response:
             f"There is no table called {name!r}; pick one of: {', '.join(found)}.\n",
             status_code=404,
             media_type="text/plain; charset=utf-8",
-            headers=_headers(),
+            headers=headers(),
         )
     filename = f"{name}_{filters.start.isoformat()}_{filters.end.isoformat()}.csv"
     return Response(
         to_csv(table),
         media_type="text/csv; charset=utf-8",
-        headers={**_headers(), "Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={**headers(), "Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from bot.routers.staff import Refusal, _ctx, _headers, _page, _refused, _signed_in_page, _signed_in_post
+from bot.deps import SignedIn, Staff, StaffPost
 from bot.staff.context import Principal
+from bot.staff.pages import Refusal, headers, page
 from crm.services import review
 from crm.services.audit import audit
 from crm.settings import PROJECT_ROOT
@@ -53,12 +54,9 @@ def _queue(session: Session) -> dict[str, Any]:
 
 
 @router.get("/staff/review", response_class=HTMLResponse)
-async def review_page(request: Request) -> Response:
-    principal = await _signed_in_page(request)
-    if isinstance(principal, Response):
-        return principal
-    view = await _ctx(request).db(_queue)
-    return _page(
+async def review_page(request: Request, ctx: Staff, principal: SignedIn) -> Response:
+    view = await ctx.db(_queue)
+    return page(
         request, "staff/review.html", principal=principal, view=view, intents=known_intents(),
         reasons=REASONS, new_request=review.NEW_REQUEST, done=request.query_params.get("done") == "1",
     )  # fmt: skip
@@ -74,20 +72,15 @@ def _label(session: Session, *, item_id: int, intent: str, note: str | None, pri
 
 
 @router.post("/staff/review/{item_id}")
-async def label(request: Request, item_id: int) -> Response:
-    principal: Principal | None = None
-    try:
-        principal, fields = await _signed_in_post(request)
-        intent = fields.get("intent", "").strip()
-        note = fields.get("note", "").strip() or None
-        if intent == review.NEW_REQUEST:
-            if not note:
-                raise Refusal(400, "Say in a few words what the customer wanted, so it can be counted.")
-        elif intent not in known_intents():
-            raise Refusal(400, "Pick one of the requests the assistant knows, or “New kind of request”.")
-        found = await _ctx(request).db(_label, item_id=item_id, intent=intent, note=note, principal=principal)
-        if not found:
-            raise Refusal(404, "That message is no longer in the review queue.")
-    except Refusal as refusal:
-        return _refused(request, refusal, principal)
-    return RedirectResponse("/staff/review?done=1", status_code=303, headers=_headers())
+async def label(ctx: Staff, post: StaffPost, item_id: int) -> Response:
+    intent = post.fields.get("intent", "").strip()
+    note = post.fields.get("note", "").strip() or None
+    if intent == review.NEW_REQUEST:
+        if not note:
+            raise Refusal(400, "Say in a few words what the customer wanted, so it can be counted.")
+    elif intent not in known_intents():
+        raise Refusal(400, "Pick one of the requests the assistant knows, or “New kind of request”.")
+    found = await ctx.db(_label, item_id=item_id, intent=intent, note=note, principal=post.principal)
+    if not found:
+        raise Refusal(404, "That message is no longer in the review queue.")
+    return RedirectResponse("/staff/review?done=1", status_code=303, headers=headers())

@@ -5,12 +5,13 @@ Authenticated with `Authorization: Bearer <key>` (keys from `python -m bot keys 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
+from bot import unit_of_work
 from bot.shop.api_models import CustomerIn, OrderIn, SettleIn
 from bot.routers.shop_webhooks import WEBHOOK_MAX_BODY
 from bot.shop.inbox import ShopInbox
@@ -32,20 +33,15 @@ async def api_key(request: Request) -> str:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise HTTPException(401, "an API key is needed: Authorization: Bearer <key>", {"WWW-Authenticate": "Bearer"})
-    inbox = _inbox(request)
-
-    def lookup() -> str | None:
-        with inbox.sessionmaker() as session:
-            row = find_api_key(session, key=key.strip())
-            if row is None:
-                return None
-            session.commit()
-            return f"api:{row.id}"
-
-    actor = await asyncio.to_thread(lookup)
+    actor = await unit_of_work.run_in_thread(_inbox(request).sessionmaker, _actor, key=key.strip())
     if actor is None:
         raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
     return actor
+
+
+def _actor(session: Session, *, key: str) -> str | None:
+    row = find_api_key(session, key=key)
+    return None if row is None else f"api:{row.id}"
 
 
 Caller = Annotated[str, Depends(api_key)]

@@ -7,31 +7,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.routers.staff import (
-    Refusal,
-    _ctx,
-    _headers,
-    _page,
-    _refused,
-    _signed_in_page,
-    _signed_in_post,
-    _wants_json,
-)
+from bot.deps import Inbox, Post, SignedIn, Staff, StaffPost
 from bot.shop.inbox import ShopInbox
+from bot.staff.pages import Refusal, done, headers, page, wants_json
 from crm.models import ShopRequest, ShopRequestStatus
 from crm.services import notices, outbox
 from crm.services.shop_requests import RequestClosed, pending_requests
 
 router = APIRouter()
 KINDS = {"cancel": "Cancel the order", "change_address": "New delivery address", "return": "Accept a return"}
-
-
-def _inbox(request: Request) -> ShopInbox:
-    return request.state.shop  # type: ignore[no-any-return]
 
 
 def _row(item: ShopRequest) -> dict[str, Any]:
@@ -77,81 +65,53 @@ def task_view(session: Session) -> dict[str, Any]:
 
 
 @router.get("/staff/requests", response_class=HTMLResponse)
-async def requests_page(request: Request) -> Response:
-    principal = await _signed_in_page(request)
-    if isinstance(principal, Response):
-        return principal
-    view = await _ctx(request).db(task_view)
-    if _wants_json(request):
-        return JSONResponse(jsonable_encoder(view), headers=_headers())
-    return _page(request, "staff/requests.html", principal=principal, view=view,
-                 notice=request.query_params.get("done"))
-
-
-async def _settle(request: Request, reference: str, accepted: bool) -> Response:
-    try:
-        principal, fields = await _signed_in_post(request)
-    except Refusal as refusal:
-        return _refused(request, refusal)
-    reason = fields.get("reason", "").strip() or None
-    try:
-        if not accepted and reason is None:
-            raise Refusal(422, "Give the customer a reason when you refuse a request.")
-        try:
-            settled = await _inbox(request).settle(
-                reference=reference, accepted=accepted, actor=principal.actor, reason=reason
-            )
-        except RequestClosed as exc:
-            raise Refusal(409, f"Someone already answered this request ({exc}).") from None
-        if settled is None:
-            raise Refusal(404, "There is no such request.")
-    except Refusal as refusal:
-        return _refused(request, refusal, principal)
-    if _wants_json(request):
-        return JSONResponse({"reference": settled.reference, "status": settled.status.value}, headers=_headers())
-    return RedirectResponse(f"/staff/requests?done={settled.reference}+{settled.status.value}", status_code=303)
+async def requests_page(request: Request, ctx: Staff, principal: SignedIn) -> Response:
+    view = await ctx.db(task_view)
+    if wants_json(request):
+        return JSONResponse(jsonable_encoder(view), headers=headers())
+    return page(request, "staff/requests.html", principal=principal, view=view,
+                notice=request.query_params.get("done"))  # fmt: skip
 
 
 @router.post("/staff/requests/{reference}/accept")
-async def accept(request: Request, reference: str) -> Response:
-    return await _settle(request, reference, True)
+async def accept(request: Request, inbox: Inbox, post: StaffPost, reference: str) -> Response:
+    return await _settle(request, inbox, post, reference, accepted=True)
 
 
 @router.post("/staff/requests/{reference}/refuse")
-async def refuse(request: Request, reference: str) -> Response:
-    return await _settle(request, reference, False)
+async def refuse(request: Request, inbox: Inbox, post: StaffPost, reference: str) -> Response:
+    return await _settle(request, inbox, post, reference, accepted=False)
+
+
+async def _settle(request: Request, inbox: ShopInbox, post: Post, reference: str, *, accepted: bool) -> Response:
+    """Accept or refuse a customer's request; a refusal gives the customer a reason."""
+    reason = post.fields.get("reason", "").strip() or None
+    if not accepted and reason is None:
+        raise Refusal(422, "Give the customer a reason when you refuse a request.")
+    try:
+        settled = await inbox.settle(
+            reference=reference, accepted=accepted, actor=post.principal.actor, reason=reason
+        )
+    except RequestClosed as exc:
+        raise Refusal(409, f"Someone already answered this request ({exc}).") from None
+    if settled is None:
+        raise Refusal(404, "There is no such request.")
+    status = settled.status.value
+    payload = {"reference": settled.reference, "status": status}
+    return done(request, f"/staff/requests?done={settled.reference}+{status}", payload)
 
 
 @router.post("/staff/outbox/{message_id}/retry")
-async def retry_dead_letter(request: Request, message_id: int) -> Response:
-    try:
-        principal, _ = await _signed_in_post(request)
-    except Refusal as refusal:
-        return _refused(request, refusal)
-
-    def work(session: Session) -> bool:
-        return outbox.retry(session, message_id=message_id, actor=principal.actor) is not None
-
-    if not await _ctx(request).db(work):
-        return _refused(request, Refusal(404, "That webhook is not in the dead letters."), principal)
-    if _wants_json(request):
-        return JSONResponse({"id": message_id, "status": "pending"}, headers=_headers())
-    return RedirectResponse("/staff/requests?done=retrying", status_code=303)
+async def retry_dead_letter(request: Request, ctx: Staff, post: StaffPost, message_id: int) -> Response:
+    """A webhook to the shop that went to the dead letters, sent again."""
+    if await ctx.db(outbox.retry, message_id=message_id, actor=post.principal.actor) is None:
+        raise Refusal(404, "That webhook is not in the dead letters.")
+    return done(request, "/staff/requests?done=retrying", {"id": message_id, "status": "pending"})
 
 
 @router.post("/staff/notices/{notice_id}/retry")
-async def retry_notice(request: Request, notice_id: int) -> Response:
+async def retry_notice(request: Request, ctx: Staff, post: StaffPost, notice_id: int) -> Response:
     """An order notice that could not be delivered, sent again (consent and quiet hours still apply)."""
-    try:
-        principal, _ = await _signed_in_post(request)
-    except Refusal as refusal:
-        return _refused(request, refusal)
-
-    def work(session: Session) -> bool:
-        return notices.retry(session, notice_id=notice_id, actor=principal.actor) is not None
-
-    if not await _ctx(request).db(work):
-        return _refused(request, Refusal(404, "That notice is not among the undelivered ones."), principal)
-    if _wants_json(request):
-        return JSONResponse({"id": notice_id, "status": "pending"}, headers=_headers())
-    return RedirectResponse("/staff/requests?done=retrying", status_code=303)
+    if await ctx.db(notices.retry, notice_id=notice_id, actor=post.principal.actor) is None:
+        raise Refusal(404, "That notice is not among the undelivered ones.")
+    return done(request, "/staff/requests?done=retrying", {"id": notice_id, "status": "pending"})

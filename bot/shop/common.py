@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from crm.normalize import normalize_email, normalize_phone
-from crm.services.shop_sync import UpdateRefused
+from crm.services.shop_sync import LineUpdate, UpdateRefused
 
 
 def timestamp(value: Any, *, field: str, naive_is_utc: bool = True) -> datetime | None:
@@ -77,3 +77,37 @@ def obj(value: Any, *, field: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise UpdateRefused(f"{field} is not a JSON object")
     return value
+
+
+def postal_address(value: Any, *, streets: tuple[str, str], postcode: str) -> str | None:
+    """One line from a platform's address object (the platforms name the street and postcode keys)."""
+    if not isinstance(value, dict):
+        return None
+    name = " ".join(str(value.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+    return address(
+        [name, value.get("company"), value.get(streets[0]), value.get(streets[1]), value.get("city"),
+         value.get(postcode), value.get("country")]
+    )  # fmt: skip
+
+
+def lines(items: Any, *, names: tuple[str, ...] = ("name",)) -> tuple[LineUpdate, ...]:
+    """An order's line items; each item's name is the first of `names` it has."""
+    if not isinstance(items, list):
+        raise UpdateRefused("line_items is not a list")
+    found = []
+    for i, item in enumerate(items):
+        item = obj(item, field=f"line_items[{i}]")
+        value = item.get(names[0])
+        for key in names[1:]:
+            value = value or item.get(key)  # as `a or b`: the first that is set
+        name = text(value, field=f"line_items[{i}].name", limit=200)
+        if name is None:
+            raise UpdateRefused(f"line_items[{i}] has no {' or '.join(names)}")
+        found.append(
+            LineUpdate(
+                name=name,
+                quantity=quantity(item.get("quantity"), field=f"line_items[{i}].quantity"),
+                price=money(item.get("price"), field=f"line_items[{i}].price"),
+            )
+        )
+    return tuple(found)

@@ -3,7 +3,6 @@ customers whose requests it settled are told on their channel."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import unit_of_work
 from bot.conversations import ConversationService, DeliveryFailed
 from crm.models import ShopRequest
 from crm.services import shop_requests
@@ -84,17 +84,7 @@ class ShopInbox:
                 logger.warning("request outcome stored but not delivered", extra={"error": str(exc)})
 
     async def _unit(self, fn: Callable[[Session], T]) -> T:
-        def run() -> T:
-            with self.sessionmaker() as session:
-                try:
-                    value = fn(session)
-                    session.commit()
-                    return value
-                except BaseException:
-                    session.rollback()
-                    raise
-
-        return await asyncio.to_thread(run)
+        return await unit_of_work.run_in_thread(self.sessionmaker, fn)
 
 
 def _notices(session: Session, request_ids: list[int]) -> list[Notice]:

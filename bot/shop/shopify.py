@@ -13,7 +13,7 @@ from typing import Any
 from bot.shop import common as c
 from crm.models import OrderStatus
 from crm.normalize import normalize_order_number
-from crm.services.shop_sync import CustomerUpdate, LineUpdate, OrderUpdate, UpdateRefused
+from crm.services.shop_sync import CustomerUpdate, OrderUpdate, UpdateRefused
 
 ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/cancelled", "orders/fulfilled"})
 FULFILLMENT_TOPICS = frozenset({"fulfillments/create", "fulfillments/update"})
@@ -21,6 +21,8 @@ CUSTOMER_TOPICS = frozenset({"customers/create", "customers/update"})
 TOPICS = ORDER_TOPICS | FULFILLMENT_TOPICS | CUSTOMER_TOPICS | {"refunds/create"}
 # Fulfilment states that mean nothing left the warehouse.
 _NOT_SHIPPED = {"cancelled", "error", "failure", "pending", "open"}
+
+_ADDRESS_KEYS: dict[str, Any] = {"streets": ("address1", "address2"), "postcode": "zip"}
 
 
 def platform_id(order_id: Any) -> str:
@@ -73,16 +75,6 @@ def _order_customer(body: dict[str, Any]) -> CustomerUpdate:
     )
 
 
-def _address(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return None
-    name = " ".join(str(value.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
-    return c.address(
-        [name, value.get("company"), value.get("address1"), value.get("address2"), value.get("city"),
-         value.get("zip"), value.get("country")]
-    )
-
-
 def _number(body: dict[str, Any]) -> str:
     number = normalize_order_number(str(body.get("name") or "")) or normalize_order_number(
         str(body.get("order_number") or "")
@@ -90,25 +82,6 @@ def _number(body: dict[str, Any]) -> str:
     if number is None:
         raise UpdateRefused("the order has no readable name (like #1001) or order_number")
     return number
-
-
-def _lines(items: Any) -> tuple[LineUpdate, ...]:
-    if not isinstance(items, list):
-        raise UpdateRefused("line_items is not a list")
-    lines = []
-    for i, item in enumerate(items):
-        item = c.obj(item, field=f"line_items[{i}]")
-        name = c.text(item.get("name") or item.get("title"), field=f"line_items[{i}].name", limit=200)
-        if name is None:
-            raise UpdateRefused(f"line_items[{i}] has no name or title")
-        lines.append(
-            LineUpdate(
-                name=name,
-                quantity=c.quantity(item.get("quantity"), field=f"line_items[{i}].quantity"),
-                price=c.money(item.get("price"), field=f"line_items[{i}].price"),
-            )
-        )
-    return tuple(lines)
 
 
 def _shipped(fulfillments: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -149,13 +122,13 @@ def order(body: dict[str, Any], *, triggered_at: datetime | None = None) -> Orde
         placed_at=c.timestamp(body.get("created_at"), field="created_at"),
         total=c.money(body.get("total_price"), field="total_price"),
         currency=c.text(body.get("currency"), field="currency", limit=3),
-        lines=_lines(body.get("line_items") or []),
+        lines=c.lines(body.get("line_items") or [], names=("name", "title")),
         carrier=carrier,
         tracking_number=tracking,
         shipped_at=shipped_at,
         delivered_at=delivered_at,
         cancelled_at=cancelled_at,
-        shipping_address=_address(body.get("shipping_address")),
+        shipping_address=c.postal_address(body.get("shipping_address"), **_ADDRESS_KEYS),
         refunded=body.get("financial_status") == "refunded",
         fully_refunded=body.get("financial_status") == "refunded",
         shipment_status=shipment_status,

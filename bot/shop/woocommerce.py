@@ -13,7 +13,7 @@ from typing import Any
 from bot.shop import common as c
 from crm.models import OrderStatus
 from crm.normalize import normalize_order_number
-from crm.services.shop_sync import CustomerUpdate, LineUpdate, OrderUpdate, UpdateRefused
+from crm.services.shop_sync import CustomerUpdate, OrderUpdate, UpdateRefused
 
 TOPICS = frozenset({"order.created", "order.updated", "order.deleted", "customer.created", "customer.updated"})
 _STATUS = {
@@ -26,6 +26,8 @@ _STATUS = {
     "cancelled": OrderStatus.cancelled,
 }
 _TRACKING_META = "_wc_shipment_tracking_items"
+
+_ADDRESS_KEYS: dict[str, Any] = {"streets": ("address_1", "address_2"), "postcode": "postcode"}
 
 
 def platform_id(order_id: Any) -> str:
@@ -79,16 +81,6 @@ def _order_customer(body: dict[str, Any]) -> CustomerUpdate:
     )
 
 
-def _address(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return None
-    name = " ".join(str(value.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
-    return c.address(
-        [name, value.get("company"), value.get("address_1"), value.get("address_2"), value.get("city"),
-         value.get("postcode"), value.get("country")]
-    )
-
-
 def _tracking(meta: Any) -> tuple[str | None, str | None]:
     for entry in meta if isinstance(meta, list) else []:
         if isinstance(entry, dict) and entry.get("key") == _TRACKING_META and isinstance(entry.get("value"), list):
@@ -101,25 +93,6 @@ def _tracking(meta: Any) -> tuple[str | None, str | None]:
                     c.text(last.get("tracking_number"), field="tracking_number", limit=64),
                 )
     return None, None
-
-
-def _lines(items: Any) -> tuple[LineUpdate, ...]:
-    if not isinstance(items, list):
-        raise UpdateRefused("line_items is not a list")
-    lines = []
-    for i, item in enumerate(items):
-        item = c.obj(item, field=f"line_items[{i}]")
-        name = c.text(item.get("name"), field=f"line_items[{i}].name", limit=200)
-        if name is None:
-            raise UpdateRefused(f"line_items[{i}] has no name")
-        lines.append(
-            LineUpdate(
-                name=name,
-                quantity=c.quantity(item.get("quantity"), field=f"line_items[{i}].quantity"),
-                price=c.money(item.get("price"), field=f"line_items[{i}].price"),
-            )
-        )
-    return tuple(lines)
 
 
 def order(body: dict[str, Any]) -> OrderUpdate:
@@ -141,11 +114,11 @@ def order(body: dict[str, Any]) -> OrderUpdate:
         placed_at=c.timestamp(body.get("date_created_gmt"), field="date_created_gmt"),
         total=c.money(body.get("total"), field="total"),
         currency=c.text(body.get("currency"), field="currency", limit=3),
-        lines=_lines(body.get("line_items") or []),
+        lines=c.lines(body.get("line_items") or []),
         carrier=carrier,
         tracking_number=tracking,
         shipped_at=completed if status == OrderStatus.shipped else None,
-        shipping_address=_address(body.get("shipping")),
+        shipping_address=c.postal_address(body.get("shipping"), **_ADDRESS_KEYS),
         refunded=raw_status == "refunded" or bool(body.get("refunds")),
         fully_refunded=raw_status == "refunded",
     )

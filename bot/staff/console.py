@@ -1,5 +1,5 @@
-"""What the staff console shows: the queue, one conversation with everything
-the bot knew, the customer's CRM card, and the audit log.
+"""What the staff console shows: the queue and one conversation with everything
+the bot knew (the customer's card: customer_card.py; the audit log: audit_log.py).
 
 Sync read functions, one unit of work each (keyword-only, the caller owns the
 session), returning plain dataclasses the templates render.
@@ -11,34 +11,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import handoff as queueing
 from bot import store
+from bot.staff.customer_card import CustomerCard, customer_card
 from crm.clock import as_utc
 from crm.models import (
-    AuditEntry,
-    Consent,
     Conversation,
     ConversationState,
     Customer,
-    Feedback,
     Handoff,
     HandoffStatus,
     Message,
-    Order,
     Sender,
     StaffUser,
 )
-from crm.services.customers import customer_segment
+from crm.services import handoff_queue
 
 # A conversation with the bot counts as live while its last message is this recent.
 LIVE_WINDOW = timedelta(minutes=30)
 _LIVE_LIMIT = 25
-_ORDERS_ON_CARD = 5
-_FEEDBACK_ON_CARD = 5
 _TRANSCRIPT_LIMIT = 500
+_HELD = (ConversationState.queued, ConversationState.assigned)
 
 
 @dataclass(frozen=True)
@@ -77,22 +72,6 @@ class Line:
 
 
 @dataclass(frozen=True)
-class CustomerCard:
-    external_id: str
-    name: str
-    email: str | None
-    phone: str | None
-    segment: str
-    marketing_opt_in: bool
-    consents: list[tuple[str, bool, str, datetime]]
-    orders: list[dict[str, Any]]
-    feedback: list[dict[str, Any]]
-    conversations: int
-    # Order notices: None = never asked (nothing is sent).
-    order_updates_opt_in: bool | None = None
-
-
-@dataclass(frozen=True)
 class Packet:
     id: int
     reason: str
@@ -124,18 +103,7 @@ class ConversationView:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class AuditRow:
-    at: datetime
-    actor: str
-    actor_name: str | None
-    action: str
-    subject: str
-    conversation_id: str | None
-    detail: dict[str, Any]
-
-
-def _names(session: Session, ids: set[int]) -> dict[int, str]:
+def names_of(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(session.execute(select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(ids))).all())
@@ -158,12 +126,11 @@ def _choices(session: Session, conversation_ids: list[str]) -> dict[str, str]:
 
 
 def queue_view(session: Session, *, now: datetime) -> QueueView:
-    waiting_order = {e.conversation_id: i for i, e in enumerate(queueing.queue(session))}
     held = list(
         session.execute(
             select(Conversation, Customer.first_name, Customer.last_name)
             .outerjoin(Customer, Conversation.customer_id == Customer.id)
-            .where(Conversation.state.in_([ConversationState.queued, ConversationState.assigned]))
+            .where(Conversation.state.in_(_HELD))
         ).all()
     )
     live = list(
@@ -176,28 +143,30 @@ def queue_view(session: Session, *, now: datetime) -> QueueView:
         ).all()
     )
     ids = [row[0].id for row in held]
-    packets: dict[str, list[Handoff]] = {}
+    # Priority and since when: the one queue query the handoff uses too.
+    entries = {e.conversation_id: e for e in handoff_queue.held(session, _HELD)}
+    latest: dict[str, Handoff] = {}
     for h in session.scalars(
         select(Handoff)
         .where(Handoff.conversation_id.in_(ids), Handoff.status != HandoffStatus.resolved)
         .order_by(Handoff.id)
     ):
-        packets.setdefault(h.conversation_id, []).append(h)
-    names = _names(session, {h.assigned_to_id for hs in packets.values() for h in hs if h.assigned_to_id})
+        latest[h.conversation_id] = h
+    names = names_of(session, {h.assigned_to_id for h in latest.values() if h.assigned_to_id})
     choices = _choices(session, ids)
 
     def row(conversation: Conversation, first: str | None, last: str | None) -> QueueRow:
-        open_ = packets.get(conversation.id, [])
-        latest = open_[-1] if open_ else None
-        assignee = latest.assigned_to_id if latest is not None else None
+        entry = entries.get(conversation.id)
+        handoff = latest.get(conversation.id)
+        assignee = handoff.assigned_to_id if handoff is not None else None
         return QueueRow(
             conversation_id=conversation.id,
             channel=conversation.channel,
             state=conversation.state,
-            priority=max((h.priority for h in open_), default=0),
-            since=min((as_utc(h.created_at) for h in open_), default=as_utc(conversation.updated_at)),
-            reason=latest.reason if latest is not None else None,
-            intent=latest.intent if latest is not None else None,
+            priority=entry.priority if entry is not None else 0,
+            since=entry.since if entry is not None else as_utc(conversation.updated_at),
+            reason=handoff.reason if handoff is not None else None,
+            intent=handoff.intent if handoff is not None else None,
             verified=conversation.customer_id is not None,
             customer_name=" ".join(p for p in (first, last) if p) or None,
             assignee_id=assignee,
@@ -208,7 +177,7 @@ def queue_view(session: Session, *, now: datetime) -> QueueView:
     rows = [row(*r) for r in held]
     waiting = sorted(
         (r for r in rows if r.state == ConversationState.queued),
-        key=lambda r: waiting_order.get(r.conversation_id, len(waiting_order)),
+        key=lambda r: (-r.priority, r.since, r.conversation_id),  # the order of handoff_queue.queue
     )
     with_staff = sorted((r for r in rows if r.state == ConversationState.assigned), key=lambda r: r.since)
     return QueueView(waiting=waiting, with_staff=with_staff, live=[row(*r) for r in live])
@@ -232,7 +201,7 @@ def conversation_view(session: Session, *, conversation_id: str) -> Conversation
             select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id)
         )
     )
-    names = _names(
+    names = names_of(
         session,
         {m.staff_user_id for m in messages if m.staff_user_id}
         | {h.assigned_to_id for h in handoffs if h.assigned_to_id}
@@ -299,90 +268,4 @@ def staff_line(session: Session, *, message_id: int) -> Line | None:
     message = session.get(Message, message_id)
     if message is None:
         return None
-    return line_of(message, _names(session, {message.staff_user_id} if message.staff_user_id else set()))
-
-
-def customer_card(session: Session, *, customer: Customer) -> CustomerCard:
-    orders = session.scalars(
-        select(Order)
-        .where(Order.customer_id == customer.id)
-        .order_by(Order.placed_at.desc())
-        .limit(_ORDERS_ON_CARD)
-    )
-    feedback = session.scalars(
-        select(Feedback)
-        .where(Feedback.customer_id == customer.id)
-        .order_by(Feedback.created_at.desc())
-        .limit(_FEEDBACK_ON_CARD)
-    )
-    consents = session.scalars(
-        select(Consent)
-        .where(Consent.customer_id == customer.id)
-        .order_by(Consent.created_at.desc())
-        .limit(10)
-    )
-    conversations = session.scalar(
-        select(func.count(Conversation.id)).where(Conversation.customer_id == customer.id)
-    )
-    return CustomerCard(
-        external_id=customer.external_id,
-        name=f"{customer.first_name} {customer.last_name}".strip(),
-        email=customer.email,
-        phone=customer.phone,
-        segment=customer_segment(session, customer=customer),
-        marketing_opt_in=customer.marketing_opt_in,
-        order_updates_opt_in=customer.order_updates_opt_in,
-        consents=[(c.kind, c.granted, c.source, as_utc(c.created_at)) for c in consents],
-        orders=[
-            {
-                "number": o.number,
-                "status": o.status.value,
-                "total": f"{o.total:.2f} {o.currency}",
-                "placed_at": as_utc(o.placed_at),
-                "carrier": o.carrier,
-                "tracking": o.tracking_number,
-            }
-            for o in orders
-        ],
-        feedback=[
-            {"kind": f.kind, "score": f.score, "comment": f.comment, "at": as_utc(f.created_at)}
-            for f in feedback
-        ],
-        conversations=conversations or 0,
-    )
-
-
-def audit_log(
-    session: Session, *, limit: int, before_id: int | None = None
-) -> tuple[list[AuditRow], int | None]:
-    """Newest first; the id to pass as `before_id` for the next page, or None at the end."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
-    entries = list(session.scalars(query))
-    more = len(entries) > limit
-    entries = entries[:limit]
-    staff_ids = {
-        int(e.actor.split(":", 1)[1])
-        for e in entries
-        if e.actor.startswith("staff:") and e.actor[6:].isdigit()
-    }
-    names = _names(session, staff_ids)
-    rows = []
-    for e in entries:
-        actor_name = None
-        if e.actor.startswith("staff:") and e.actor[6:].isdigit():
-            actor_name = names.get(int(e.actor[6:]))
-        conversation_id = e.subject.split(":", 1)[1] if e.subject.startswith("conversation:") else None
-        rows.append(
-            AuditRow(
-                at=as_utc(e.at),
-                actor=e.actor,
-                actor_name=actor_name,
-                action=e.action,
-                subject=e.subject,
-                conversation_id=conversation_id,
-                detail=dict(e.detail or {}),
-            )
-        )
-    return rows, (entries[-1].id if more and entries else None)
+    return line_of(message, names_of(session, {message.staff_user_id} if message.staff_user_id else set()))

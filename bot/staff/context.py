@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any, TypeVar
 import jinja2
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import unit_of_work
 from bot.conversations import ConversationService
 from bot.fanout import LocalFanout
 from bot.settings import GatewaySettings
@@ -60,17 +60,7 @@ class StaffContext:
     hasher: PasswordHasherPool = field(default_factory=PasswordHasherPool)
 
     async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        return await asyncio.to_thread(self._unit_of_work, fn, kwargs)
-
-    def _unit_of_work(self, fn: Callable[..., T], kwargs: dict[str, Any]) -> T:
-        with self.sessionmaker() as session:
-            try:
-                result = fn(session, **kwargs)
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            return result
+        return await unit_of_work.run_in_thread(self.sessionmaker, fn, **kwargs)
 
     async def principal(self, cookie: str | None) -> Principal | None:
         if self.signer is None:

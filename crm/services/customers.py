@@ -30,6 +30,7 @@ from crm.normalize import normalize_phone
 from crm.services._sql import insert_if_absent
 from crm.services import verification_limits
 from crm.services.audit import audit
+from crm.services.consents import record_consent
 from crm.services.shop_traces import forget_shop_traces
 from crm.settings import get_settings
 
@@ -137,14 +138,7 @@ def set_marketing_consent(
     """Record the customer's marketing choice; `source` is the channel it came
     from ("telegram", "web", ...), `actor` who recorded it (default: the customer)."""
     customer.marketing_opt_in = granted
-    session.add(Consent(customer_id=customer.id, kind="marketing", granted=granted, source=source[:20]))
-    audit(
-        session,
-        actor=actor or f"customer:{customer.external_id}",
-        action="consent.marketing",
-        subject=f"customer:{customer.external_id}",
-        detail={"granted": granted, "source": source[:20]},
-    )
+    record_consent(session, customer=customer, kind="marketing", granted=granted, source=source, actor=actor)
     return customer
 
 

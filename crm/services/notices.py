@@ -16,13 +16,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc, utcnow
-from crm.models import Consent, Conversation, Customer, Notice, NoticeStatus, Order, OrderStatus
+from crm.models import Conversation, Notice, NoticeStatus, Order, OrderStatus
 from crm.services import notice_rules
 from crm.services.audit import audit
 from crm.services.outbox import backoff
 from crm.shop import Notifications, ShopProfileError, load_shop_profile
 
-CONSENT_KIND = "order_updates"
 LEASE = timedelta(minutes=2)
 # Where a notice can go, best first when the customer used several equally lately.
 CHANNELS = ("telegram", "sms", "web")
@@ -34,49 +33,6 @@ def notification_settings() -> Notifications:
         return load_shop_profile().notifications
     except ShopProfileError:
         return Notifications()
-
-
-def set_consent(
-    session: Session, *, customer: Customer, granted: bool, source: str, actor: str | None = None
-) -> bool:
-    """Record a change of the customer's order-updates choice; False if it was already so."""
-    if customer.order_updates_opt_in is granted:
-        return False
-    customer.order_updates_opt_in = granted
-    session.add(Consent(customer_id=customer.id, kind=CONSENT_KIND, granted=granted, source=source[:20]))
-    audit(
-        session,
-        actor=actor or f"customer:{customer.external_id}",
-        action="consent.order_updates",
-        subject=f"customer:{customer.external_id}",
-        detail={"granted": granted, "source": source[:20]},
-    )
-    return True
-
-
-# Where a customer chose for themselves; a platform or a sheet never overrides these.
-OWN_SOURCES = ("web", "telegram", "sms", "rasa", "shell")
-
-
-def consent_from_platform(session: Session, *, customer: Customer, granted: bool, source: str) -> bool:
-    """The platform's record of the choice, unless the customer later chose in chat themselves."""
-    latest = session.scalars(
-        select(Consent)
-        .where(Consent.customer_id == customer.id, Consent.kind == CONSENT_KIND)
-        .order_by(Consent.created_at.desc(), Consent.id.desc())
-        .limit(1)
-    ).first()
-    if latest is not None and latest.source in OWN_SOURCES:
-        return False
-    return set_consent(session, customer=customer, granted=granted, source=source, actor=f"platform:{source}")
-
-
-def consent_history(session: Session, *, customer: Customer) -> list[Consent]:
-    return list(
-        session.scalars(
-            select(Consent).where(Consent.customer_id == customer.id).order_by(Consent.created_at, Consent.id)
-        )
-    )
 
 
 def dedupe_key(kind: str, order: Order, event: str = "") -> str:

@@ -16,30 +16,26 @@ translated at the edge into one neutral `OrderUpdate` / `CustomerUpdate`;
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc, utcnow
-from crm.models import (
-    AuditEntry,
-    Customer,
-    Order,
-    OrderLine,
-    OrderStatus,
-    Product,
-    ReturnStatus,
-    ShopEvent,
-)
-from crm.services import notices
+from crm.models import AuditEntry, Customer, Order, OrderLine, OrderStatus, Product, ReturnStatus, ShopEvent
+from crm.services import consents, notices
 from crm.services.audit import audit
 from crm.services.customers import erased_tag
 from crm.services.shop_requests import settle_from_order
+from crm.services.shop_updates import (
+    CustomerUpdate,
+    IncomingEvent,
+    LineUpdate,
+    OrderUpdate,
+    SyncResult,
+    UpdateRefused,
+)
 
 EVENT_RETENTION = timedelta(days=30)
 _PROGRESS = {
@@ -50,83 +46,6 @@ _PROGRESS = {
     OrderStatus.cancelled: 4,
     OrderStatus.returned: 5,
 }
-
-
-@dataclass(frozen=True)
-class LineUpdate:
-    name: str
-    quantity: int
-    price: Decimal | None = None
-
-
-@dataclass(frozen=True)
-class CustomerUpdate:
-    external_id: str
-    updated_at: datetime | None = None
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    marketing_opt_in: bool | None = None
-    # Consent to order notices where the platform asks for it (the JSON API);
-    # Shopify's and WooCommerce's marketing flags are not this.
-    order_updates_opt_in: bool | None = None
-
-
-@dataclass(frozen=True)
-class OrderUpdate:
-    """What the platform says about one order. None means "not said, keep it"."""
-
-    number: str | None = None
-    platform_id: str | None = None
-    updated_at: datetime | None = None
-    status: OrderStatus | None = None
-    customer: CustomerUpdate | None = None
-    placed_at: datetime | None = None
-    total: Decimal | None = None
-    currency: str | None = None
-    lines: tuple[LineUpdate, ...] | None = None
-    carrier: str | None = None
-    tracking_number: str | None = None
-    shipped_at: datetime | None = None
-    delivered_at: datetime | None = None
-    cancelled_at: datetime | None = None
-    shipping_address: str | None = None
-    # A refund was created (Shopify refunds/create): settles returns.
-    refunded: bool = False
-    # All of it was refunded: the order is over (cancelled, or returned if it had left).
-    fully_refunded: bool = False
-    # A fact about one part (a fulfilment), not the whole order: its status may
-    # only move forward, and it says nothing about the order's modification time.
-    forward_only: bool = False
-    # The platform deleted the order (WooCommerce order.deleted).
-    deleted: bool = False
-    # The carrier's word on the parcel (Shopify shipment_status: in_transit,
-    # out_for_delivery, delivered, failure...) and the link to follow it.
-    shipment_status: str | None = None
-    tracking_url: str | None = None
-
-
-@dataclass(frozen=True)
-class IncomingEvent:
-    source: str
-    key: str
-    topic: str
-    payload: dict[str, Any] | None
-
-
-@dataclass
-class SyncResult:
-    # applied, duplicate, stale, erased, unknown_order, ignored
-    outcome: str
-    subject: str = ""
-    order: Order | None = None
-    # Requests of customers this update settled: the caller tells them.
-    settled: list[int] = field(default_factory=list)
-
-
-class UpdateRefused(ValueError):
-    """The update cannot be applied as it stands (the reason is safe to show the sender)."""
 
 
 def claim_event(session: Session, event: IncomingEvent) -> ShopEvent | None:
@@ -259,7 +178,7 @@ def apply_customer_update(session: Session, *, update: CustomerUpdate, source: s
     customer = _upsert_customer(session, update)
     if update.order_updates_opt_in is not None:
         session.flush()
-        notices.consent_from_platform(session, customer=customer, granted=update.order_updates_opt_in, source=source)
+        consents.consent_from_platform(session, customer=customer, granted=update.order_updates_opt_in, source=source)
     return SyncResult("applied", subject=subject)
 
 

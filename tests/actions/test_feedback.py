@@ -28,7 +28,6 @@ from actions.feedback import (
 )
 from crm.models import Feedback, HandoffStatus
 from tests.actions.tracker_support import (
-    crm,  # noqa: F401  (fixture)
     make_tracker,
     run_action,
     slot_events,

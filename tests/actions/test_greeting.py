@@ -13,7 +13,7 @@ from actions.orders import on_day
 from crm.clock import utcnow
 from crm.models import OrderStatus
 from crm.shop import load_shop_profile
-from tests.actions.tracker_support import crm, make_tracker, run_action, slot_events, texts  # noqa: F401
+from tests.actions.tracker_support import make_tracker, run_action, slot_events, texts
 from tests.factories import make_customer, make_order
 
 pytestmark = pytest.mark.usefixtures("crm")

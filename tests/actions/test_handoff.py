@@ -15,13 +15,11 @@ from actions.handoff import (
     MESSAGES,
     ActionHandoff,
     asks_only_for_contact_details,
-    when_back,
 )
 from crm.models import Handoff
 from crm.services.conversations import PRIORITY_COMPLAINT, PRIORITY_VERIFICATION_FAILED, PRIORITY_VIP
 from crm.shop import load_shop_profile
 from tests.actions.tracker_support import (
-    crm,  # noqa: F401  (fixture)
     make_tracker,
     run_action,
     slot_events,
@@ -231,21 +229,6 @@ def test_in_hours_no_closing_note() -> None:
     tracker = make_tracker(text="get me a person", intent="request_human", sender_id="conv-h13")
     _, messages = run_action(ActionHandoff(), tracker)
     assert "away right now" not in texts(messages)
-
-
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        (OPEN, None),
-        (SUNDAY, "tomorrow at 09:00"),
-        (datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc), "today at 09:00"),
-        (datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc), "on Monday at 09:00"),
-        # Christmas Eve and Day are holidays; Boxing Day is a Saturday.
-        (datetime(2026, 12, 23, 18, 0, tzinfo=timezone.utc), "on Saturday at 10:00"),
-    ],
-)
-def test_when_back(now: datetime, expected: str | None) -> None:
-    assert when_back(load_shop_profile(), now) == expected
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ from actions.handoff_resume import NOT_UNDERSTOOD, ActionResumeAfterHandoff, sta
 from crm.clock import utcnow
 from crm.models import Conversation, Feedback, HandoffStatus, Message, Sender
 from tests.actions.tracker_support import (
-    crm,  # noqa: F401  (fixture)
     make_tracker,
     run_action,
     slot_events,

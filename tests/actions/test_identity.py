@@ -30,7 +30,6 @@ from actions.identity import (
 from crm.models import AuditEntry, Conversation, OrderStatus
 from crm.services.audit import audit
 from tests.actions.tracker_support import (
-    crm,  # noqa: F401  (fixture)
     load_domain,
     make_tracker,
     run_action,

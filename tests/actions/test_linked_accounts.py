@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from actions.linked_accounts import NONE_LINKED, NOT_YOURS, ActionLinkedAccounts
 from crm.models import AuditEntry, ChannelIdentity, Conversation
 from tests.actions.tracker_support import (
-    crm,  # noqa: F401  (fixture)
     make_tracker,
     run_action,
     slot_events,

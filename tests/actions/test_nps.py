@@ -20,7 +20,6 @@ from actions.nps import (
 from crm.clock import utcnow
 from crm.models import Feedback, NpsInvitation
 from tests.actions.tracker_support import (
-    crm,  # noqa: F401  (fixture)
     make_tracker,
     run_action,
     slot_events,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from actions.order_updates import ASK, NEEDS_VERIFICATION, STARTED, STOPPED, ActionOrderUpdates
 from actions.orders import ActionOrderStatus
 from crm.models import Consent, Customer, OrderStatus
-from tests.actions.tracker_support import crm, make_tracker, run_action, texts  # noqa: F401
+from tests.actions.tracker_support import make_tracker, run_action, texts
 from tests.factories import make_customer, make_order
 
 pytestmark = pytest.mark.usefixtures("crm")

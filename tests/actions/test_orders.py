@@ -51,7 +51,6 @@ from crm.models import (
 )
 from crm.shop import load_shop_profile
 from tests.actions.tracker_support import (
-    crm,  # noqa: F401  (fixture)
     make_tracker,
     run_action,
     slot_events,

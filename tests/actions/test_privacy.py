@@ -19,7 +19,6 @@ from crm.models import AuditEntry, Consent, Conversation, Customer, Order
 from crm.services.audit import audit
 from crm.services.customers import erased_tag
 from tests.actions.tracker_support import (
-    crm,  # noqa: F401  (fixture)
     make_tracker,
     run_action,
     slot_events,

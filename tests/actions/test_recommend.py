@@ -7,7 +7,6 @@ from sqlalchemy.orm import Session
 
 from actions.recommend import ActionRecommend
 from tests.actions.tracker_support import (
-    crm,  # noqa: F401  (fixture)
     make_tracker,
     run_action,
     texts,

@@ -29,8 +29,8 @@ from crm.db import session_scope
 from crm.migrate import upgrade
 from crm.models import Order, OrderStatus, ShopRequest, ShopRequestKind
 from tests.actions.tracker_support import load_domain
-from tests.bot.conftest import free_port
 from tests.factories import make_customer, make_order
+from tests.fakes.gateway import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "action-server-test-token-0123456789abcdefghij"

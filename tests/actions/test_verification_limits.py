@@ -17,7 +17,6 @@ from crm.clock import utcnow
 from crm.models import OrderStatus, VerificationFailure
 from crm.services import verification_limits as limits
 from tests.actions.tracker_support import (
-    crm,  # noqa: F401  (fixture)
     make_tracker,
     run_action,
     slot_events,

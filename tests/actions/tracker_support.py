@@ -1,47 +1,19 @@
 """Helpers for action tests: trackers as Rasa sends them, the real domain, and
-actions bound to the test's CRM transaction.
-
-Import the `crm` fixture into a test module (`from tests.actions.tracker_support
-import crm`) to make every `crm_session()` inside the actions use the test's
-connection: their commits release a savepoint, the test rolls everything back.
+running an action. (The `crm` fixture, binding the actions to the test's CRM
+transaction, is in tests/actions/conftest.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import Connection
-from sqlalchemy.orm import Session
-
-import actions.common
 
 DOMAIN_DIR = Path(__file__).resolve().parents[2] / "domain"
-
-
-@pytest.fixture
-def crm(connection: Connection, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    @contextmanager
-    def test_scope(url: str | None = None) -> Iterator[Session]:
-        session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-
-    monkeypatch.setattr(actions.common, "session_scope", test_scope)
-    yield
 
 
 def load_domain() -> dict[str, Any]:

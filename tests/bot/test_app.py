@@ -10,7 +10,8 @@ import pytest
 from fastapi import APIRouter
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.bot.conftest import FakeRasa, Gateway
+from tests.fakes.gateway import Gateway
+from tests.fakes.rasa import FakeRasa
 
 pytestmark = pytest.mark.asyncio
 

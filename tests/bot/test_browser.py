@@ -7,25 +7,23 @@ demo data, and set BROWSER_TEST_GATEWAY_URL=http://127.0.0.1:8000: the same
 tests then run against it, minus the checks that need the stand-in's records
 or a gateway they can stop and start.
 
-Chromium is Debian's package, never a browser downloaded at run time; if it is
-missing these tests fail and say how to install it.
+Chromium is Debian's package, never a browser downloaded at run time (the `browser`
+fixture of tests/bot/conftest.py, tests/fakes/browser.py); if it is missing these
+tests fail and say how to install it.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Locator, Page, Playwright, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, WebSocketRoute, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,19 +31,9 @@ from bot.app import create_app
 from crm.demo import seed_demo
 from crm.models import Message, Sender
 from crm.settings import PROJECT_ROOT
-from tests.bot.conftest import FakeRasa, RasaCall, free_port, gateway_settings
+from tests.fakes.gateway import ThreadedGateway, gateway_settings
+from tests.fakes.rasa import FakeRasa, RasaCall
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = PROJECT_ROOT / "var" / "screenshots"
 WIDGET = "#shop-chat-widget"
 ORDER_QUESTION = "where is my order 1043"
@@ -105,37 +93,6 @@ def assistant(fake_rasa: FakeRasa) -> FakeRasa:
 # -- the gateway ---------------------------------------------------------------------
 
 
-class ThreadedGateway:
-    """The gateway app under uvicorn in a thread of its own: sync Playwright can drive it."""
-
-    def __init__(self, make_app: Callable[[], Any], port: int) -> None:
-        self._make_app = make_app
-        self.port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        config = uvicorn.Config(
-            self._make_app(), host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="on"
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name=f"gateway:{self.port}", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not start")
-            time.sleep(0.02)
-        self._server, self._thread = server, thread
-
-    def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(20)
-        self._server = self._thread = None
-
-
 @dataclass
 class DemoStack:
     url: str
@@ -165,9 +122,7 @@ def demo_stack(
         seed_demo(session)
         session.commit()
     settings = gateway_settings(gateway_db_url, demo_mode=True, **gateway_overrides)
-    gateway = ThreadedGateway(
-        lambda: create_app(settings, http_transport=httpx.MockTransport(assistant.handler)), free_port()
-    )
+    gateway = ThreadedGateway(lambda: create_app(settings, http_transport=httpx.MockTransport(assistant.handler)))
     gateway.start()
     try:
         yield DemoStack(url=f"http://127.0.0.1:{gateway.port}", assistant=assistant, db=db, gateway=gateway)
@@ -176,26 +131,6 @@ def demo_stack(
 
 
 # -- the browser ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}. Install Debian's package: "
-            "`sudo apt-get update && sudo apt-get install -y chromium` (or run scripts/ensure-chromium.sh). "
-            "Do not use `playwright install`.",
-            pytrace=False,
-        )
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ import pytest
 from bot.identity import signature_valid, sign_customer_id
 from bot.staff.sessions import SessionSigner, login_csrf_valid
 from crm.models import Customer
-from tests.bot.conftest import FakeRasa, Gateway
+from tests.fakes.gateway import Gateway
+from tests.fakes.rasa import FakeRasa
 
 NON_ASCII = ["é" * 64, "Ｃ００１", "\u0000\u00ff", "😀"]
 

@@ -13,7 +13,8 @@ from bot.conversations import Outcome, Receipt, neutralise
 from bot.core.messages import InboundMessage
 from crm.models import Conversation, ConversationState, Message, Sender
 from crm.services.verification_limits import client_fingerprint
-from tests.bot.conftest import CONTACT, RASA_TOKEN, RasaCall, ServiceRig, messages_of, metric
+from tests.fakes.rasa import RASA_TOKEN, RasaCall
+from tests.fakes.rigs import CONTACT, ServiceRig, messages_of, metric
 
 pytestmark = pytest.mark.asyncio
 

@@ -18,7 +18,7 @@ from bot.app import create_app
 from bot.identity import IdentityPolicy
 from bot.routers.demo import COOKIE
 from crm.models import Conversation, Customer
-from tests.bot.conftest import IDENTITY_SECRET, gateway_settings
+from tests.fakes.gateway import IDENTITY_SECRET, gateway_settings
 
 DEMO_CUSTOMERS = [
     ("C001", "Ada", "Lovelace"),

@@ -19,7 +19,8 @@ from crm.models import AuditEntry, Conversation, Customer, Message, Order, Order
 from crm.services.customers import erase_customer, erased_tag
 from crm.services.verification_limits import Attempt, client_fingerprint, record_failure
 from crm.settings import get_settings as crm_settings
-from tests.bot.conftest import FakeRasa, Gateway, RasaCall
+from tests.fakes.gateway import Gateway
+from tests.fakes.rasa import FakeRasa, RasaCall
 
 pytestmark = pytest.mark.asyncio
 

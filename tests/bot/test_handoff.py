@@ -26,7 +26,6 @@ from crm.models import (
     StaffRole,
 )
 from crm.shop import load_shop_profile
-from tests.bot.conftest import RASA_TOKEN, FakeRasa
 from tests.bot.staff_support import (
     CHRISTMAS_DAY,
     HANDOFF_TEXT,
@@ -37,6 +36,7 @@ from tests.bot.staff_support import (
     HandoffRig,
     build_rig,
 )
+from tests.fakes.rasa import RASA_TOKEN, FakeRasa
 
 pytestmark = pytest.mark.asyncio
 
@@ -236,7 +236,7 @@ async def test_holidays_count_as_closed(rig: HandoffRig) -> None:
     conversation = await rig.handed_off()
     assert "back tomorrow at 10:00" in rig.channel.texts(conversation.id)[-1]
     profile = load_shop_profile()
-    assert handoff.when_back(profile, CHRISTMAS_DAY - timedelta(days=1)) == "on Saturday at 10:00"
+    assert profile.when_back(CHRISTMAS_DAY - timedelta(days=1)) == "on Saturday at 10:00"
 
 
 async def test_without_a_readable_shop_profile_the_notice_makes_no_promise_about_hours(
@@ -485,7 +485,7 @@ async def test_staff_can_take_over_a_live_conversation_straight_from_the_bot(
 async def test_a_new_handoff_is_announced_in_the_staff_telegram_chat_without_personal_data(
     db: sessionmaker[Session], fake_rasa: FakeRasa, customer: Customer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.bot.fake_telegram import FakeTelegram, serve
+    from tests.fakes.telegram import FakeTelegram, serve
 
     fake = FakeTelegram()
     async with serve(fake) as base_url:

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversations import Outcome, staff_conversation_key
 from crm.models import ConversationState, HandoffStatus, Sender
-from tests.bot.conftest import FakeRasa
 from tests.bot.staff_support import HANDOFF_TEXT, PERSON, HandoffRig, build_rig
+from tests.fakes.rasa import FakeRasa
 
 pytestmark = pytest.mark.asyncio
 

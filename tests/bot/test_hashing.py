@@ -14,8 +14,8 @@ import pytest
 
 from bot.staff import hashing, passwords
 from bot.staff.hashing import HashingBusy, PasswordHasherPool
-from tests.bot.conftest import FakeRasa
 from tests.bot.staff_support import PASSWORD, StaffClient, create_staff, staff_email
+from tests.fakes.rasa import FakeRasa
 
 pytestmark = pytest.mark.asyncio
 

@@ -16,8 +16,8 @@ from crm.models import (
     Conversation, Customer, Feedback, Handoff, HandoffStatus, Message, Notice, NoticeStatus, Sender,
     StaffRole,
 )  # fmt: skip
-from tests.bot.conftest import Gateway
 from tests.bot.staff_support import StaffClient, create_staff, staff_email
+from tests.fakes.gateway import Gateway
 
 pytestmark = pytest.mark.asyncio
 NOV = "start=2026-11-01&end=2026-11-30"

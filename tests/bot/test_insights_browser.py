@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm.models import Conversation, Feedback, Handoff, HandoffStatus, Message, Sender, StaffRole
 from crm.settings import PROJECT_ROOT
 from tests.bot.staff_support import PASSWORD, create_staff, staff_email
-from tests.bot.test_staff_browser import browser, console_url, new_page, playwright  # noqa: F401
+from tests.fakes.browser import new_page
 
 REPORTS = PROJECT_ROOT / "var" / "reports"
 INTENTS = ["track_order", "return_policy", "delivery_info", "change_address", "cancel_order", "complaint"]
@@ -58,8 +58,8 @@ def seeded(db: sessionmaker[Session]) -> Iterator[int]:
 
 @pytest.mark.parametrize(("device", "width", "height"), [("laptop", 1280, 900), ("phone", 390, 844)])
 def test_insights_page_in_a_browser(
-    browser: Browser,  # noqa: F811
-    console_url: str,  # noqa: F811
+    browser: Browser,
+    console_url: str,
     db: sessionmaker[Session],
     seeded: int,
     device: str,
@@ -107,8 +107,8 @@ def test_insights_page_in_a_browser(
 
 
 def test_review_queue_labels_in_one_click(
-    browser: Browser,  # noqa: F811
-    console_url: str,  # noqa: F811
+    browser: Browser,
+    console_url: str,
     db: sessionmaker[Session],
 ) -> None:
     from crm.models import ReviewItem

@@ -11,7 +11,8 @@ import pytest
 
 from bot.logs import MAX_FIELD_CHARS, JsonFormatter, conversation_context, request_id_var, scrub
 from crm.models import Customer
-from tests.bot.conftest import FakeRasa, Gateway
+from tests.fakes.gateway import Gateway
+from tests.fakes.rasa import FakeRasa
 from tests.timing import ADVERSARIAL, assert_linear
 
 SECRET_WORDS = "my card number is 4111 and I live at 12 Elm Street"

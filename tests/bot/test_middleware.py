@@ -19,8 +19,8 @@ import pytest
 from websockets.sync.client import connect
 
 from bot.logs import MAX_FIELD_CHARS, JsonFormatter
-from tests.bot.conftest import FakeRasa
-from tests.bot.threaded import ThreadedGateway, threaded_gateway
+from tests.fakes.gateway import ThreadedGateway, threaded_gateway
+from tests.fakes.rasa import FakeRasa
 
 # What a second customer may wait while the gateway handles an attacker's request.
 SECOND_CLIENT_BOUND_SECONDS = 0.5

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from bot.core.messages import InboundMessage
 from bot.rasa import NluParse, read_parse
 from crm.models import Message, ReviewItem, Sender
-from tests.bot.conftest import RasaCall, ServiceRig
+from tests.fakes.rasa import RasaCall
+from tests.fakes.rigs import ServiceRig
 
 pytestmark = pytest.mark.asyncio
 

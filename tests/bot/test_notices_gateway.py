@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.identity import hash_session_token
 from crm.models import Conversation, Message, Notice, NoticeStatus, OrderStatus, Sender
 from crm.services.notice_rules import customer_zone, in_quiet_hours, next_allowed
-from tests.bot.conftest import FakeRasa, Gateway, WidgetClient
 from tests.factories import make_customer, make_order
+from tests.fakes.gateway import Gateway
+from tests.fakes.rasa import FakeRasa
+from tests.fakes.widget import WidgetClient
 from tests.shop_fixtures import fixture_bytes
 
 pytestmark = pytest.mark.asyncio

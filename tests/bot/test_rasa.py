@@ -12,7 +12,7 @@ import pytest
 
 from bot.channels.base import Button
 from bot.rasa import BotReply, RasaClient, RasaFailure, RasaMetadata, check_url, parse_replies
-from tests.bot.conftest import free_port
+from tests.fakes.gateway import free_port
 
 META = RasaMetadata(channel="web", customer_id=None, locale="en")
 

@@ -18,7 +18,7 @@ import pytest_asyncio
 from bot.channels.base import InboundMessage
 from bot.fanout import RedisFanout
 from bot.locks import RedisTurnGuard
-from tests.bot.conftest import ServiceRig
+from tests.fakes.rigs import ServiceRig
 
 pytestmark = pytest.mark.asyncio
 
@@ -136,7 +136,7 @@ async def test_tabs_on_two_gateways_share_one_conversation(
 async def test_without_redis_frames_still_reach_this_gateways_tabs() -> None:
     import redis.asyncio as redis
 
-    from tests.bot.conftest import free_port
+    from tests.fakes.gateway import free_port
 
     client = redis.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=0.5)
     fanout = RedisFanout(client, prefix="test:")
@@ -152,7 +152,7 @@ async def test_without_redis_the_turn_lock_fails_closed_with_the_apology(
 ) -> None:
     import redis.asyncio as redis
 
-    from tests.bot.conftest import free_port
+    from tests.fakes.gateway import free_port
 
     client = redis.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=0.5)
     rig = make_rig(guard=RedisTurnGuard(client, lease_seconds=30, wait_seconds=1))

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm.models import Conversation, Message, ReviewItem, Sender
 from crm.services import review
-from tests.bot.conftest import Gateway
 from tests.bot.staff_support import StaffClient, create_staff, staff_email
+from tests.fakes.gateway import Gateway
 
 pytestmark = pytest.mark.asyncio
 

@@ -24,7 +24,7 @@ from crm.models import (
 from crm.services.api_keys import create_api_key, revoke_api_key
 from crm.services.customers import erase_customer
 from crm.services.shop_requests import create_request
-from tests.bot.conftest import Gateway
+from tests.fakes.gateway import Gateway
 
 NEW_ORDER = {
     "updated_at": "2026-11-02T09:00:00+00:00",

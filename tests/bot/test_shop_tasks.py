@@ -28,9 +28,10 @@ from crm.models import (
     ShopRequestStatus,
 )
 from crm.services.shop_requests import create_request
-from tests.bot.conftest import Gateway, WidgetClient
 from tests.bot.staff_support import StaffClient, create_staff, staff_email
 from tests.factories import make_customer, make_order
+from tests.fakes.gateway import Gateway
+from tests.fakes.widget import WidgetClient
 from tests.shop_fixtures import fixture_bytes
 
 pytestmark = pytest.mark.asyncio

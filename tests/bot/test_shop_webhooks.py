@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.models import Order, OrderStatus, ShopEvent
-from tests.bot.conftest import Gateway
+from tests.fakes.gateway import Gateway
 from tests.shop_fixtures import fixture, fixture_bytes
 
 SHOPIFY_SECRET = "shpss_test_secret"

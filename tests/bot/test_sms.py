@@ -29,8 +29,10 @@ from crm.models import (
 )
 from crm.services.verification_limits import client_fingerprint
 from crm.shop import load_shop_profile
-from tests.bot.conftest import FakeRasa, Gateway, RasaCall, messages_of
-from tests.bot.fake_twilio import (
+from tests.fakes.gateway import Gateway
+from tests.fakes.rasa import FakeRasa, RasaCall
+from tests.fakes.rigs import messages_of
+from tests.fakes.twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     PUBLIC_BASE_URL,

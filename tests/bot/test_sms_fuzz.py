@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.bot.conftest import FakeRasa
-from tests.bot.fake_twilio import FakeTwilioApi, Phone, message_sid
-from tests.bot.threaded import ThreadedGateway, threaded_gateway
+from tests.fakes.gateway import ThreadedGateway, threaded_gateway
+from tests.fakes.rasa import FakeRasa
+from tests.fakes.twilio import FakeTwilioApi, Phone, message_sid
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 PATH = "/webhooks/twilio/sms"

@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.channels.base import ConversationRef, OutboundMessage
 from bot.channels.sms import SmsChannel, TextNotSent, make_twilio_client
 from bot.conversations import ConversationService, DeliveryFailed
+from bot.intake.door import Intake
 from bot.metrics import Metrics
 from bot.rasa import RasaClient
 from crm.models import Conversation, ConversationState, Message, Sender
-from tests.bot.conftest import RASA_TOKEN, RASA_URL, FakeRasa, metric
-from tests.bot.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, SHOP_NUMBER, WEBHOOK_URL, FakeTwilioApi
 from tests.bot.staff_support import create_staff
+from tests.fakes.rasa import RASA_TOKEN, RASA_URL, FakeRasa
+from tests.fakes.rigs import metric
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SHOP_NUMBER, WEBHOOK_URL, FakeTwilioApi
 
 pytestmark = pytest.mark.asyncio
 
@@ -72,9 +74,8 @@ async def rig(db: sessionmaker[Session], fake_rasa: FakeRasa, twilio: FakeTwilio
             metrics=metrics,
         )
         sms = SmsChannel(
-            service=service,
+            intake=Intake(service=service, sessionmaker=db),
             metrics=metrics,
-            sessionmaker=db,
             client=make_twilio_client(
                 account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base_url=twilio.url
             ),
@@ -125,7 +126,8 @@ async def test_a_staff_reply_to_a_number_that_opted_out_is_not_sent_and_says_why
         await rig.service.staff_reply(
             conversation_id=conversation.id, staff_id=staff_id, staff_name="Sam Carter", text="Hello?"
         )
-    assert isinstance(failed.value.__cause__, TextNotSent) and failed.value.__cause__.reason == "opted_out"
+    # The channel's own error is the service's DeliveryFailed (bot.intake.delivery), with the reason.
+    assert isinstance(failed.value, TextNotSent) and failed.value.reason == "opted_out"
     assert len(twilio.requests) == sent_before  # Twilio was not even asked
 
 

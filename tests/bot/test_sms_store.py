@@ -11,8 +11,8 @@ from bot import sms_store
 from bot.channels.base import InboundMessage
 from crm.clock import utcnow
 from crm.models import Consent, Conversation, ConversationState, Message, Sender
-from tests.bot.fake_twilio import message_sid
 from tests.factories import make_customer
+from tests.fakes.twilio import message_sid
 
 NUMBER = "+447700900321"
 

@@ -7,9 +7,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.models import AuditEntry, Conversation, Customer
-from tests.bot.conftest import FakeRasa, Gateway
-from tests.bot.fake_twilio import Phone
 from tests.bot.test_sms import STRANGER, conversations_at, deliver, gateway, settle, twilio  # noqa: F401
+from tests.fakes.gateway import Gateway
+from tests.fakes.rasa import FakeRasa
+from tests.fakes.twilio import Phone
 
 pytestmark = pytest.mark.asyncio
 

@@ -17,9 +17,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from crm.models import AuditEntry, Conversation, ConversationState, StaffRole, StaffUser
-from tests.bot.conftest import FakeRasa, Gateway
-from tests.timing import assert_linear
 from tests.bot.staff_support import PASSWORD, HandoffRasa, StaffClient, create_staff, staff_email
+from tests.fakes.gateway import Gateway
+from tests.fakes.rasa import FakeRasa
+from tests.timing import assert_linear
 
 pytestmark = pytest.mark.asyncio
 

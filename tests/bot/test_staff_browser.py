@@ -7,61 +7,20 @@ with the stand-in Rasa: live updates, keyboard use, two staff members at once.
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from websockets.sync.client import ClientConnection, connect
 
-from bot.app import create_app
 from crm.models import Conversation, Message, Sender, StaffRole
-from tests.bot.conftest import FakeRasa, free_port, gateway_settings
-from tests.bot.staff_support import PASSWORD, PERSON, HandoffRasa, create_staff, staff_email
-from tests.bot.test_browser import CHROMIUM, CHROMIUM_ARGS, ThreadedGateway
+from tests.bot.staff_support import PASSWORD, PERSON, create_staff, staff_email
+from tests.fakes.browser import new_page
 
 expect.set_options(timeout=10_000)
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM} (scripts/ensure-chromium.sh)", pytrace=False)
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-
-
-@pytest.fixture
-def console_url(gateway_db_url: str, db: sessionmaker[Session], fake_rasa: FakeRasa) -> Iterator[str]:
-    rasa = HandoffRasa(fake_rasa, db)
-    settings = gateway_settings(gateway_db_url, staff_session_secret="staff-session-secret-for-tests-0123")
-    gateway = ThreadedGateway(
-        lambda: create_app(settings, http_transport=httpx.MockTransport(rasa.handler)), free_port()
-    )
-    gateway.start()
-    try:
-        yield f"http://127.0.0.1:{gateway.port}"
-    finally:
-        gateway.stop()
-
-
-def new_page(browser: Browser, errors: list[str]) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    return page
 
 
 def sign_in_with_keyboard(page: Page, url: str, email: str) -> None:

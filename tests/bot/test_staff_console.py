@@ -36,7 +36,6 @@ from crm.models import (
     StaffRole,
     StaffUser,
 )
-from tests.bot.conftest import FakeRasa, Gateway
 from tests.bot.staff_support import (
     HANDOFF_TEXT,
     PERSON,
@@ -46,6 +45,8 @@ from tests.bot.staff_support import (
     create_staff,
     staff_email,
 )
+from tests.fakes.gateway import Gateway
+from tests.fakes.rasa import FakeRasa
 
 pytestmark = pytest.mark.asyncio
 

@@ -18,8 +18,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from crm.models import StaffRole, StaffUser
-from tests.bot.conftest import FakeRasa, Gateway
 from tests.bot.staff_support import PASSWORD, HandoffRasa, StaffClient, create_staff, staff_email
+from tests.fakes.gateway import Gateway
+from tests.fakes.rasa import FakeRasa
 
 pytestmark = pytest.mark.asyncio
 

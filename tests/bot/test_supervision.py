@@ -43,7 +43,7 @@ class FakeStack(Stack):
 
     def commands(self, env: Mapping[str, str]) -> dict[str, list[str]]:
         return {
-            name: [sys.executable, "-m", "tests.bot.fake_child", str(port), str(self.record), name,
+            name: [sys.executable, "-m", "tests.fakes.child", str(port), str(self.record), name,
                    *self.extra.get(name, [])]
             for name, port in self.ports.items()
         }

@@ -24,16 +24,10 @@ from bot.channels import telegram
 from bot.identity import sign_customer_id, sign_customer_identity
 from crm.models import AuditEntry, ChannelIdentity, Conversation, Customer, Sender
 from crm.services.verification_limits import client_fingerprint
-from tests.bot.conftest import (
-    IDENTITY_SECRET,
-    FakeRasa,
-    Gateway,
-    RasaCall,
-    echo,
-    gateway_settings,
-    messages_of,
-)
-from tests.bot.fake_telegram import TOKEN, FakeTelegram, TelegramUser, serve
+from tests.fakes.gateway import IDENTITY_SECRET, Gateway, gateway_settings
+from tests.fakes.rasa import FakeRasa, RasaCall, echo
+from tests.fakes.rigs import messages_of
+from tests.fakes.telegram import TOKEN, FakeTelegram, TelegramUser, serve
 
 pytestmark = pytest.mark.asyncio
 
@@ -240,7 +234,7 @@ async def test_typing_is_renewed_while_a_slow_turn_runs(
     ada: TelegramUser,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(telegram, "_TYPING_EVERY_SECONDS", 0.2)
+    monkeypatch.setattr(telegram.channel, "_TYPING_EVERY_SECONDS", 0.2)
     gateway = await start_tg_gateway(rasa_timeout_seconds=5)
     fake_rasa.delay = 1.0
     await post(gateway, ada.text("think hard"))
@@ -888,3 +882,109 @@ async def test_a_newly_linked_account_is_announced_on_the_customers_existing_cha
         notice, _ = await tab.recv_until(lambda f: f["type"] == "message" and f["from"] == "system")
     assert "new Telegram account was just linked" in notice["text"]
     assert "which accounts are linked?" in notice["text"]
+
+
+# -- one door: events in the transcript, the database claim for every kind of update --------
+
+
+def _customer_messages(db: sessionmaker[Session], chat_id: int) -> list[str]:
+    conversation = conversation_of(db, chat_id)
+    if conversation is None:
+        return []
+    return [m.text for m in messages_of(db, conversation.id) if m.sender == Sender.customer]
+
+
+async def test_start_contacts_and_stickers_are_in_the_transcript_with_their_answers(
+    tg: Gateway, fake: FakeTelegram, fake_rasa: FakeRasa, db: sessionmaker[Session], ada: TelegramUser
+) -> None:
+    await post(tg, ada.text("/start"))
+    await fake.wait_for("sendMessage", lambda p: telegram.WELCOME_VERIFY in p["text"])
+    await post(tg, ada.sticker())
+    await fake.wait_for("sendMessage", lambda p: p["text"] == telegram.NON_TEXT)
+    await post(tg, ada.own_contact("447700900999"))  # in no customer's record
+    await fake.wait_for("sendMessage", lambda p: p["text"] == telegram.NO_MATCH)
+    await settle(fake_rasa, fake)
+    conversation = conversation_of(db, ada.chat_id)
+    assert conversation is not None
+    stored = [(m.sender, m.text, (m.data or {}).get("kind")) for m in messages_of(db, conversation.id)]
+    assert [(sender, kind) for sender, _, kind in stored] == [
+        (Sender.customer, "telegram_start"),
+        (Sender.system, "telegram_start"),
+        (Sender.customer, "telegram_not_text"),
+        (Sender.system, "telegram_not_text"),
+        (Sender.customer, "telegram_contact"),
+        (Sender.system, "telegram_reply"),
+    ]
+    assert stored[1][1].endswith(telegram.WELCOME_VERIFY) and stored[5][1] == telegram.NO_MATCH
+    # The transcript says what happened, never the number itself.
+    assert all("447700900999" not in text for _, text, _ in stored)
+    assert fake_rasa.calls == []
+
+
+def _update_of_kind(kind: str, ada: TelegramUser, token: str, button: str) -> dict[str, Any]:
+    return {
+        "text": lambda: ada.text("hello once"),
+        "start": lambda: ada.text("/start"),
+        "deep_link": lambda: ada.text(f"/start {token}"),
+        "contact": lambda: ada.own_contact("447700900123"),
+        "sticker": ada.sticker,
+        "edited": lambda: ada.edited("order 1044, not 1043"),
+        "button": lambda: ada.press(button),
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind", ["text", "start", "deep_link", "contact", "sticker", "edited", "button"])
+async def test_every_kind_of_update_delivered_twice_is_taken_once_even_after_a_restart(
+    start_tg_gateway: Callable[..., Any],
+    fake: FakeTelegram,
+    fake_rasa: FakeRasa,
+    db: sessionmaker[Session],
+    ada: TelegramUser,
+    customer: Customer,
+    kind: str,
+) -> None:
+    first = await start_tg_gateway()
+    button = ""
+    if kind == "button":
+        fake_rasa.reply = with_buttons
+        await post(first, ada.text("done"))
+        question = await fake.wait_for("sendMessage", lambda p: p["text"] == "How would you rate us?")
+        button = question["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        await settle(fake_rasa, fake)
+    token = telegram.link_token(
+        "C001", secret=LINK_SECRET, expires_at=datetime.now(timezone.utc) + timedelta(minutes=5)
+    )
+    update = _update_of_kind(kind, ada, token, button)
+
+    def seen() -> tuple[int, int, int, list[str]]:
+        return (
+            len(fake_rasa.calls),
+            len(fake.of("sendMessage", ada.chat_id)),
+            len(fake.of("answerCallbackQuery")),
+            _customer_messages(db, ada.chat_id),
+        )
+
+    before = seen()
+    assert (await post(first, update)).status_code == 200
+    await settle(fake_rasa, fake)
+    once = seen()
+    assert once != before and len(once[3]) == len(before[3]) + 1
+    assert (await post(first, update)).status_code == 200
+    await settle(fake_rasa, fake)
+    assert seen() == once
+    # A restarted gateway (nothing kept in memory) still knows the update: the claim is in the database.
+    restarted = await start_tg_gateway()
+    assert (await post(restarted, update)).status_code == 200
+    await settle(fake_rasa, fake)
+    assert seen() == once
+
+
+async def test_a_command_in_a_group_is_answered_once_even_after_a_restart(
+    start_tg_gateway: Callable[..., Any], fake: FakeTelegram, fake_rasa: FakeRasa, ada: TelegramUser
+) -> None:
+    update = ada.in_group("/start", group_id=-100555)
+    for gateway in (await start_tg_gateway(), await start_tg_gateway()):
+        for _ in range(2):
+            assert (await post(gateway, update)).status_code == 200
+    await settle(fake_rasa, fake)
+    assert fake.sent_texts(-100555) == [telegram.GROUP_CHAT]

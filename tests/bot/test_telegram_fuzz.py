@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
-from tests.bot.conftest import FakeRasa
-from tests.bot.fake_telegram import TOKEN, FakeTelegram, serve_in_thread
-from tests.bot.threaded import ThreadedGateway, threaded_gateway
+from tests.fakes.gateway import ThreadedGateway, threaded_gateway
+from tests.fakes.rasa import FakeRasa
+from tests.fakes.telegram import TOKEN, FakeTelegram, serve_in_thread
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SECRET = "Telegram-fuzz-secret_4Hq8Vx2Lm6Zr0Tp"

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.channels import telegram
+from bot.channels.telegram import wire
 from bot.channels.telegram import LinkTokenError, link_token, read_link_token, split_text
+from bot.intake.door import Intake
 from bot.settings import GatewaySettings
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -141,7 +142,7 @@ def test_no_secret_verifies_nothing() -> None:
     ],
 )
 def test_telegram_language_codes_become_locales(code: str | None, locale: str) -> None:
-    assert telegram._locale(code) == locale
+    assert wire.locale(code) == locale
 
 
 @pytest.mark.parametrize(
@@ -156,7 +157,8 @@ def test_telegram_language_codes_become_locales(code: str | None, locale: str) -
     ],
 )
 def test_shared_numbers_are_read_as_e164(shared: str, e164: str | None) -> None:
-    assert telegram._e164(shared) == e164
+    # The adapter puts Telegram's missing "+" back; the intake service normalises.
+    assert Intake.phone(wire.international(shared)) == e164
 
 
 # -- settings ------------------------------------------------------------------------------------
@@ -222,3 +224,12 @@ def test_production_refuses_a_placeholder_link_secret() -> None:
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(ValidationError):
         settings(telegram_mode="push")
+
+
+@pytest.mark.parametrize("chat_id", [{}, "42", True, [1]])
+def test_an_update_whose_chat_is_not_numbered_is_not_an_update(chat_id: Any) -> None:
+    ada = {"id": 42, "is_bot": False, "first_name": "Ada"}
+    message = {"message_id": 1, "date": 1, "chat": {"id": chat_id, "type": "private"}, "from": ada, "text": "hi"}
+    assert wire.parse({"update_id": 1, "message": message}, None) is None  # type: ignore[arg-type]
+    message["chat"] = {"id": 42, "type": "private"}
+    assert wire.parse({"update_id": 1, "message": message}, None) is not None  # type: ignore[arg-type]

@@ -15,7 +15,10 @@ from websockets.exceptions import ConnectionClosed
 from bot.identity import hash_session_token
 from crm.models import Conversation, Customer, Message, Sender
 from crm.services.verification_limits import client_fingerprint
-from tests.bot.conftest import FakeRasa, Gateway, RasaCall, WidgetClient, messages_of
+from tests.fakes.gateway import Gateway
+from tests.fakes.rasa import FakeRasa, RasaCall
+from tests.fakes.rigs import messages_of
+from tests.fakes.widget import WidgetClient
 
 pytestmark = pytest.mark.asyncio
 

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from websockets.sync.client import ClientConnection, connect
 
 from crm.models import Message, Sender
-from tests.bot.conftest import FakeRasa
-from tests.bot.threaded import ThreadedGateway, threaded_gateway
+from tests.fakes.gateway import ThreadedGateway, threaded_gateway
+from tests.fakes.rasa import FakeRasa
 
 FUZZ = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.identity import IdentityPolicy, sign_customer_id, sign_customer_identity
 from crm.clock import utcnow
 from crm.models import Conversation, Customer, Message
-from tests.bot.conftest import IDENTITY_SECRET, FakeRasa, Gateway
+from tests.fakes.gateway import IDENTITY_SECRET, Gateway
+from tests.fakes.rasa import FakeRasa
 
 pytestmark = pytest.mark.asyncio
 

@@ -147,7 +147,7 @@ async def test_the_worker_process_loop_sends_only_with_a_secret(db: sessionmaker
     import asyncio
 
     from bot.worker import serve
-    from tests.bot.conftest import gateway_settings
+    from tests.fakes.gateway import gateway_settings
 
     _queue(db)
     url = db_engine.url.render_as_string(hide_password=False)

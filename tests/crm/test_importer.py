@@ -318,6 +318,14 @@ def test_file_level_problems_reject_the_file_with_a_reason(session: Session, tmp
     assert count(session, Customer) == 0
 
 
+def test_a_nul_character_rejects_the_row_on_every_database(session: Session, tmp_path: Path) -> None:
+    # Found by test_importer_fuzz on PostgreSQL, which refuses NUL in any text parameter.
+    path = write(tmp_path, "nul.csv", CUSTOMER_HEADER, "\x00,Ada,,ada@example.com,,,,,", "C2,Bo,,,,,,,")
+    report = import_customers(session, path)
+    assert [(p.line, p.reason) for p in report.rejected] == [(2, "a value contains a NUL character")]
+    assert report.imported == 1
+
+
 def test_a_customers_own_marketing_choice_beats_the_sheet(session: Session, tmp_path: Path) -> None:
     import_customers(session, write(tmp_path, "1.csv", CUSTOMER_HEADER, "M1,Mo,Ray,mo@example.com,,,,yes"))
     mo = customer(session, "M1")
@@ -403,7 +411,7 @@ NOTICES_HEADER = CUSTOMER_HEADER + ",order_updates_opt_in"
 
 
 def test_order_updates_consent_is_imported_separately_from_marketing(session: Session, tmp_path: Path) -> None:
-    from crm.services.notices import set_consent
+    from crm.services.consents import set_consent
 
     report = import_customers(session, write(
         tmp_path, "1.csv", NOTICES_HEADER,

@@ -80,6 +80,24 @@ def test_next_opening(profile: ShopProfile, now: datetime, expected: datetime) -
     assert profile.is_open(opening)
 
 
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc), None),
+        (datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc), "tomorrow at 09:00"),
+        (datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc), "today at 09:00"),
+        (datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc), "on Monday at 09:00"),
+        # Christmas Eve and Day are holidays; Boxing Day is a Saturday.
+        (datetime(2026, 12, 23, 18, 0, tzinfo=timezone.utc), "on Saturday at 10:00"),
+        # Naive is UTC (the gateway's clock and the action server's agree).
+        (datetime(2026, 11, 29, 12, 0), "tomorrow at 09:00"),
+    ],
+)
+def test_when_back(profile: ShopProfile, now: datetime, expected: str | None) -> None:
+    # Moved from tests/actions/test_handoff.py: the gateway and the actions share this answer.
+    assert profile.when_back(now) == expected
+
+
 def test_next_opening_of_a_shop_that_never_opens(profile: ShopProfile) -> None:
     never = profile.model_copy(
         update={"opening_hours": profile.opening_hours.model_copy(update={"weekly": {}})}

@@ -1,60 +1,27 @@
-"""The real stack for end-to-end tests: the trained model, the real action
-server and gateway, a temporary CRM seeded with the demo data, free ports.
+"""The real stack for end-to-end tests (tests/fakes/stack.py): the trained model, the real
+action server and gateway, a temporary CRM seeded with the demo data, free ports, and
+the fakes of Twilio, Telegram and the shop (tests/fakes/) it talks to.
 
 One stack serves the whole test session (Rasa takes ~20 s to load a model).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
-from collections.abc import Iterator
-from typing import Any
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_asyncio
+from playwright.async_api import Browser
 
-from bot.supervision import HealPolicy, Supervisor
-from bot.supervisor import ROOT, Stack, free_port
-from tests.bot.fake_telegram import FakeTelegram, serve_in_thread
-from tests.bot.fake_twilio import FakeTwilioApi
-from tests.e2e.fake_shop import FakeShop, serve_fake_shop
-# The staff console in Chromium, for every channel's handoff test (see staff_console.py).
-from tests.e2e.staff_console import staff_browser, staff_console, staff_user  # noqa: F401
-
-MODEL = ROOT / "models" / "assistant.tar.gz"
-
-
-class RunningStack:
-    """A Stack driven from a private event loop in a thread, so sync and async
-    tests alike can use it."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self._stop_supervising: asyncio.Event | None = None
-        self._supervising: Any = None
-
-    def supervise(self, policy: HealPolicy) -> Supervisor:
-        """Heal the stack as `make run` does (a child killed by a test comes back)."""
-        supervisor = Supervisor(self.stack, policy)
-        self._stop_supervising = asyncio.Event()
-        self._supervising = asyncio.run_coroutine_threadsafe(supervisor.run(self._stop_supervising), self.loop)
-        return supervisor
-
-    def call(self, coro, timeout: float = 300):  # type: ignore[no-untyped-def]
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        if self._stop_supervising is not None:
-            self.loop.call_soon_threadsafe(self._stop_supervising.set)
-            self._supervising.result(30)
-        self.call(self.stack.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+from bot.supervision import HealPolicy
+from bot.supervisor import Stack
+from tests.e2e.staff_console import StaffAccount, StaffConsole, create_staff_account
+from tests.fakes.browser import async_chromium
+from tests.fakes.shop import FakeShop, serve_fake_shop
+from tests.fakes.stack import MODEL, running_stack
+from tests.fakes.telegram import FakeTelegram, serve_in_thread
+from tests.fakes.twilio import FakeTwilioApi
 
 
 @pytest.fixture(scope="session")
@@ -144,29 +111,34 @@ def crm_url(stack_env: dict[str, str]) -> str:
 
 @pytest.fixture(scope="session")
 def stack(stack_env: dict[str, str], crm_url: str) -> Iterator[Stack]:
-    work = Path(stack_env["STACK_WORK_DIR"])
-    running = RunningStack(
-        Stack(
-            env=stack_env,
-            rasa_port=free_port(),
-            action_port=free_port(),
-            gateway_port=free_port(),
-            model=MODEL,
-            quiet=True,
-            log_dir=work / "logs",
-        )
-    )
+    heal = HealPolicy(check_interval=1.0, unhealthy_after=10.0, startup_grace=240.0)
+    with running_stack(stack_env, healthy_within=240, heal=heal) as started:
+        yield started
+
+
+# -- the staff console in Chromium, for every channel's handoff test (see staff_console.py) --
+
+
+@pytest.fixture
+def staff_user(crm_url: str) -> StaffAccount:
+    """A fresh agent account in the e2e CRM."""
+    return create_staff_account(crm_url)
+
+
+@pytest_asyncio.fixture
+async def staff_browser() -> AsyncIterator[Browser]:
+    async with async_chromium() as browser:
+        yield browser
+
+
+@pytest_asyncio.fixture
+async def staff_console(staff_browser: Browser, stack: Stack) -> AsyncIterator[StaffConsole]:
+    context = await staff_browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        running.call(running.stack.start())
-        running.call(running.stack.wait_healthy(timeout=240))
-        running.stack.supervisor = running.supervise(  # type: ignore[attr-defined]
-            HealPolicy(check_interval=1.0, unhealthy_after=10.0, startup_grace=240.0)
-        )
-    except BaseException:
-        logs = "\n".join(
-            f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted((work / "logs").glob("*.log"))
-        )
-        running.close()
-        pytest.fail(f"the stack did not start:\n{logs}")
-    yield running.stack
-    running.close()
+        yield StaffConsole(page, stack.gateway_url)
+    finally:
+        await context.close()
+    assert not errors, f"JavaScript errors in the staff console: {errors}"

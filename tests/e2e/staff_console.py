@@ -14,7 +14,7 @@ For end-to-end tests on any channel:
         await staff_console.wait_for_customer_message("thanks")      # the customer's answer, live
         await staff_console.resolve()                                # the bot then asks for a rating
 
-Fixtures (registered for every e2e test in tests/e2e/conftest.py):
+Fixtures (in tests/e2e/conftest.py, for every e2e test):
 - `staff_user`: a fresh agent account in the e2e CRM (unique e-mail; `.password` in clear).
 - `staff_browser`: Chromium from Debian (/usr/bin/chromium), never a downloaded one.
 - `staff_console`: a `StaffConsole` on a new page pointed at the stack's gateway.
@@ -25,31 +25,14 @@ so a test reads as what a person does and sees.
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-from bot.supervisor import Stack
 from crm.db import session_scope
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STAFF_PASSWORD = "e2e staff password 0123"
 TIMEOUT_MS = 30_000
 
@@ -149,41 +132,3 @@ class StaffConsole:
     async def _live(self) -> None:
         # The console's WebSocket is connected: nothing that happens from now on is missed.
         await expect(self.page.locator("body[data-live=on]")).to_be_attached(timeout=TIMEOUT_MS)
-
-
-# -- fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def staff_user(crm_url: str) -> StaffAccount:
-    """A fresh agent account in the e2e CRM."""
-    return create_staff_account(crm_url)
-
-
-@pytest_asyncio.fixture
-async def staff_browser() -> AsyncIterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}. Install Debian's package "
-            "(scripts/ensure-chromium.sh); do not use `playwright install`.",
-            pytrace=False,
-        )
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest_asyncio.fixture
-async def staff_console(staff_browser: Browser, stack: Stack) -> AsyncIterator[StaffConsole]:
-    context = await staff_browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield StaffConsole(page, stack.gateway_url)
-    finally:
-        await context.close()
-    assert not errors, f"JavaScript errors in the staff console: {errors}"

@@ -14,7 +14,7 @@ from bot.supervisor import Stack
 from crm.db import session_scope
 from crm.models import AuditEntry, Conversation, Customer, Message, Order
 from crm.services.customers import erased_tag
-from tests.e2e.widget_client import WidgetClient
+from tests.fakes.widget import WidgetCustomer
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
@@ -29,7 +29,7 @@ async def test_erasure_is_confirmed_in_the_widget_and_leaves_nothing_behind(
     with session_scope(crm_url) as session:
         customer = session.scalars(select(Customer).where(Customer.external_id == WHO)).one()
         numbers = [n for n in session.scalars(select(Order.number).where(Order.customer_id == customer.id))]
-    client = await WidgetClient.connect(
+    client = await WidgetCustomer.connect(
         stack.gateway_port, customer_id=WHO, secret=stack_env["WIDGET_IDENTITY_SECRET"]
     )
     try:

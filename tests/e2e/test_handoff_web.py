@@ -33,10 +33,10 @@ from crm.models import (
     Message,
     Sender,
 )
-from tests.bot.fake_telegram import FakeTelegram
 from tests.e2e.conftest import STAFF_TELEGRAM_CHAT_ID
 from tests.e2e.staff_console import StaffAccount, StaffConsole
-from tests.e2e.widget_client import WidgetClient
+from tests.fakes.widget import WidgetCustomer
+from tests.fakes.telegram import FakeTelegram
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
@@ -44,7 +44,7 @@ Frame = dict[str, Any]
 
 
 async def frames_until(
-    client: WidgetClient, predicate: Callable[[Frame], bool], timeout: float = 60
+    client: WidgetCustomer, predicate: Callable[[Frame], bool], timeout: float = 60
 ) -> list[Frame]:
     """Every frame up to and including the first that matches."""
     seen: list[Frame] = []
@@ -61,7 +61,7 @@ async def frames_until(
             return seen
 
 
-async def quiet(client: WidgetClient, seconds: float) -> list[Frame]:
+async def quiet(client: WidgetCustomer, seconds: float) -> list[Frame]:
     frames: list[Frame] = []
     try:
         while True:
@@ -70,11 +70,11 @@ async def quiet(client: WidgetClient, seconds: float) -> list[Frame]:
         return frames
 
 
-async def say(client: WidgetClient, text: str, client_id: str) -> None:
+async def say(client: WidgetCustomer, text: str, client_id: str) -> None:
     await client.ws.send(json.dumps({"type": "message", "id": client_id, "text": text}))
 
 
-async def press(client: WidgetClient, button: dict[str, str], client_id: str) -> None:
+async def press(client: WidgetCustomer, button: dict[str, str], client_id: str) -> None:
     await client.ws.send(
         json.dumps(
             {"type": "message", "id": client_id, "payload": button["payload"], "title": button["title"]}
@@ -90,7 +90,7 @@ def messages(frames: list[Frame], sender: str | None = None) -> list[Frame]:
     return [f for f in frames if f["type"] == "message" and (sender is None or f["from"] == sender)]
 
 
-def conversation_of(crm_url: str, client: WidgetClient) -> str:
+def conversation_of(crm_url: str, client: WidgetCustomer) -> str:
     assert client.session
     with session_scope(crm_url) as session:
         return session.scalars(
@@ -108,7 +108,7 @@ async def test_a_widget_customer_is_helped_by_a_person_and_rates_them(
     staff_console: StaffConsole,
     fake_telegram: FakeTelegram,
 ) -> None:
-    customer = await WidgetClient.connect(
+    customer = await WidgetCustomer.connect(
         stack.gateway_port, customer_id="C005", secret=stack_env["WIDGET_IDENTITY_SECRET"]
     )
     try:

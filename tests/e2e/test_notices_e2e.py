@@ -25,11 +25,11 @@ from crm.clock import utcnow
 from crm.db import session_scope
 from crm.models import ChannelIdentity, Customer, Notice, NoticeStatus, OrderStatus
 from crm.services.notice_rules import customer_zone, in_quiet_hours
-from tests.bot.fake_telegram import FakeTelegram, TelegramUser
-from tests.bot.fake_twilio import FakeTwilioApi
-from tests.e2e.fake_shop import SHOPIFY_SECRET
 from tests.e2e.test_telegram_e2e import TelegramCustomer, text_of, wait
 from tests.factories import make_customer, make_order
+from tests.fakes.shop import SHOPIFY_SECRET
+from tests.fakes.telegram import FakeTelegram, TelegramUser
+from tests.fakes.twilio import FakeTwilioApi
 from tests.shop_fixtures import fixture
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from bot.supervisor import Stack
 from crm.db import session_scope
 from crm.models import Message, Sender
-from tests.bot.fake_twilio import FakeTwilioApi
 from tests.e2e.test_sms_e2e import SmsCustomer, sms_conversation
-from tests.e2e.widget_client import WidgetClient
+from tests.fakes.widget import WidgetCustomer
+from tests.fakes.twilio import FakeTwilioApi
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
@@ -71,7 +71,7 @@ async def test_kill_9_of_the_action_server_leaves_no_orphan_and_it_comes_back(
     assert group_members(leader) == set(), "the old worker survived as an orphan"
     assert supervisor.restarts["rasa"] == [] and supervisor.restarts["gateway"] == []
     # Custom actions answer again (the greeting reads the CRM through the action server).
-    client = await WidgetClient.connect(
+    client = await WidgetCustomer.connect(
         stack.gateway_port, customer_id="C001", secret=stack_env["WIDGET_IDENTITY_SECRET"]
     )
     try:

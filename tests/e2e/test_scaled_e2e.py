@@ -13,17 +13,16 @@ import os
 import signal
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.rasa_pool import server_order
-from bot.supervisor import Stack, free_port
-from tests.e2e.conftest import MODEL, RunningStack
+from bot.supervisor import Stack
 from tests.e2e.test_widget_conversations import conversation_for
-from tests.e2e.widget_client import WidgetClient
+from tests.fakes.stack import running_stack
+from tests.fakes.widget import WidgetCustomer
 
 POSTGRES = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -67,20 +66,8 @@ def scaled_stack(scaled_env: dict[str, str]) -> Iterator[Stack]:
     upgrade(scaled_env["DATABASE_URL"])
     with session_scope(scaled_env["DATABASE_URL"]) as session:
         seed_demo(session)
-    work = Path(scaled_env["STACK_WORK_DIR"])
-    running = RunningStack(
-        Stack(env=scaled_env, rasa_port=free_port(), action_port=free_port(), gateway_port=free_port(),
-              model=MODEL, quiet=True, log_dir=work / "logs")
-    )
-    try:
-        running.call(running.stack.start())
-        running.call(running.stack.wait_healthy(timeout=300))
-    except BaseException:
-        logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((work / "logs").glob("*.log")))
-        running.close()
-        pytest.fail(f"the scaled stack did not start:\n{logs}")
-    yield running.stack
-    running.close()
+    with running_stack(scaled_env, healthy_within=300, what="the scaled stack") as started:
+        yield started
 
 
 def _user_texts(database_url: str, sender: str) -> list[str]:
@@ -102,7 +89,7 @@ async def test_a_killed_rasa_server_loses_no_conversation(scaled_stack: Stack, s
     stack = scaled_stack
     assert {"rasa", "rasa-2", "actions", "actions-2"} <= set(stack.processes)
     crm_url = scaled_env["DATABASE_URL"]
-    client = await WidgetClient.connect(stack.gateway_port)
+    client = await WidgetCustomer.connect(stack.gateway_port)
     try:
         first = await client.say("where is my order?")
         assert "order number" in first.text.lower()
@@ -128,7 +115,7 @@ async def test_a_killed_rasa_server_loses_no_conversation(scaled_stack: Stack, s
     assert _user_texts(crm_url, sender) == ["where is my order?", "it's #1043", "amelia.hughes@example.com"]
 
     # New conversations keep being answered with one server left.
-    other = await WidgetClient.connect(stack.gateway_port)
+    other = await WidgetCustomer.connect(stack.gateway_port)
     try:
         turn = await other.say("what delivery options do you have")
         assert turn.messages and all(m.get("from") == "bot" for m in turn.messages), turn.text

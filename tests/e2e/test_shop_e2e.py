@@ -24,10 +24,10 @@ from crm.clock import utcnow
 from crm.db import session_scope
 from crm.models import Order, OrderStatus, ShopRequest, ShopRequestStatus
 from crm.services.api_keys import create_api_key
-from tests.e2e.fake_shop import SHOPIFY_SECRET, FakeShop
 from tests.e2e.staff_console import StaffAccount, StaffConsole
-from tests.e2e.widget_client import WidgetClient
+from tests.fakes.widget import WidgetCustomer
 from tests.factories import make_customer, make_order
+from tests.fakes.shop import SHOPIFY_SECRET, FakeShop
 from tests.shop_fixtures import fixture
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
@@ -42,7 +42,7 @@ async def _shopify(stack: Stack, topic: str, body: dict[str, Any], event_id: str
         return await http.post(stack.gateway_url + "/webhooks/shopify", content=raw, headers=headers)
 
 
-async def _shop_answer(client: WidgetClient, timeout: float = 30) -> str:
+async def _shop_answer(client: WidgetCustomer, timeout: float = 30) -> str:
     """The next message from the shop (a system message) on the customer's open widget."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -59,7 +59,7 @@ def _customer_with_paid_order(crm_url: str, external_id: str, number: str) -> No
                    placed_at=utcnow() - timedelta(hours=3), lines=[("Oak Salt Cellar", 1, "15.00")])
 
 
-async def _ask_to_cancel(client: WidgetClient, number: str) -> str:
+async def _ask_to_cancel(client: WidgetCustomer, number: str) -> str:
     turn = await client.say(f"please cancel order {number}")
     assert f"#{number}" in turn.text, turn.text
     done = await client.press(turn.button("Yes"))
@@ -89,7 +89,7 @@ async def test_a_shopify_order_and_fulfilment_reach_a_verified_customer(stack: S
     }
     assert (await _shopify(stack, "fulfillments/create", parcel, "e2e-ful-7101")).json() == {"outcome": "applied"}
 
-    client = await WidgetClient.connect(stack.gateway_port)
+    client = await WidgetCustomer.connect(stack.gateway_port)
     try:
         first = await client.say("where is my order?")
         assert "order number" in first.text.lower()
@@ -105,7 +105,7 @@ async def test_a_cancel_request_reaches_the_shop_signed_and_its_acceptance_the_c
     stack: Stack, stack_env: dict[str, str], crm_url: str, fake_shop: FakeShop
 ) -> None:
     _customer_with_paid_order(crm_url, "E2E-SHOP-1", "7201")
-    client = await WidgetClient.connect(
+    client = await WidgetCustomer.connect(
         stack.gateway_port, customer_id="E2E-SHOP-1", secret=stack_env["WIDGET_IDENTITY_SECRET"]
     )
     try:
@@ -136,7 +136,7 @@ async def test_a_cancel_request_refused_in_the_task_list_reaches_the_customer_wi
     stack: Stack, stack_env: dict[str, str], crm_url: str, staff_user: StaffAccount, staff_console: StaffConsole
 ) -> None:
     _customer_with_paid_order(crm_url, "E2E-SHOP-2", "7202")
-    client = await WidgetClient.connect(
+    client = await WidgetCustomer.connect(
         stack.gateway_port, customer_id="E2E-SHOP-2", secret=stack_env["WIDGET_IDENTITY_SECRET"]
     )
     try:

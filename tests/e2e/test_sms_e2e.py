@@ -26,8 +26,8 @@ from crm.models import (
     Message,
     Sender,
 )
-from tests.bot.fake_twilio import SHOP_NUMBER, FakeTwilioApi, Phone
 from tests.e2e.staff_console import StaffAccount, StaffConsole
+from tests.fakes.twilio import SHOP_NUMBER, FakeTwilioApi, Phone
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 

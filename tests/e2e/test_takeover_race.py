@@ -23,7 +23,7 @@ from crm.db import session_scope
 from crm.models import Conversation, ConversationState, Message, Sender
 from tests.bot.staff_support import StaffClient
 from tests.e2e.staff_console import StaffAccount
-from tests.e2e.widget_client import WidgetClient
+from tests.fakes.widget import WidgetCustomer
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
@@ -31,7 +31,7 @@ ROUNDS = 4
 QUESTION = "where is my order 1043?"
 
 
-async def recv(client: WidgetClient, timeout: float) -> dict[str, Any]:
+async def recv(client: WidgetCustomer, timeout: float) -> dict[str, Any]:
     return json.loads(await asyncio.wait_for(client.ws.recv(), timeout))
 
 
@@ -43,7 +43,7 @@ async def test_no_bot_message_reaches_the_customer_after_staff_take_over(
     suppressed_rounds = 0
     try:
         for round_ in range(ROUNDS):
-            customer = await WidgetClient.connect(
+            customer = await WidgetCustomer.connect(
                 stack.gateway_port, customer_id="C001", secret=stack_env["WIDGET_IDENTITY_SECRET"]
             )
             try:

@@ -32,9 +32,9 @@ from crm.models import (
     Message,
     Sender,
 )
-from tests.bot.fake_telegram import FakeTelegram, TelegramUser
 from tests.e2e.conftest import TELEGRAM_WEBHOOK_SECRET
 from tests.e2e.staff_console import StaffAccount, StaffConsole
+from tests.fakes.telegram import FakeTelegram, TelegramUser
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 

@@ -10,12 +10,12 @@ from bot.identity import hash_session_token
 from bot.supervisor import Stack
 from crm.db import session_scope
 from crm.models import Conversation, ConversationState, Customer, Feedback, Handoff, Message, Sender
-from tests.e2e.widget_client import WidgetClient
+from tests.fakes.widget import WidgetCustomer
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 
-def conversation_for(crm_url: str, client: WidgetClient) -> Conversation:
+def conversation_for(crm_url: str, client: WidgetCustomer) -> Conversation:
     assert client.session
     with session_scope(crm_url) as session:
         conversation = session.scalars(
@@ -27,8 +27,8 @@ def conversation_for(crm_url: str, client: WidgetClient) -> Conversation:
         return conversation
 
 
-async def signed_in(stack: Stack, env: dict[str, str], customer_id: str) -> WidgetClient:
-    return await WidgetClient.connect(
+async def signed_in(stack: Stack, env: dict[str, str], customer_id: str) -> WidgetCustomer:
+    return await WidgetCustomer.connect(
         stack.gateway_port, customer_id=customer_id, secret=env["WIDGET_IDENTITY_SECRET"]
     )
 
@@ -64,7 +64,7 @@ async def test_order_status_names_carrier_and_tracking(stack: Stack, stack_env: 
 
 
 async def test_anonymous_customer_verifies_with_order_number_and_email(stack: Stack) -> None:
-    client = await WidgetClient.connect(stack.gateway_port)
+    client = await WidgetCustomer.connect(stack.gateway_port)
     try:
         first = await client.say("where is my order?")
         assert "order number" in first.text.lower()
@@ -78,7 +78,7 @@ async def test_anonymous_customer_verifies_with_order_number_and_email(stack: St
 
 
 async def test_someone_elses_order_is_refused_like_an_unknown_one(stack: Stack) -> None:
-    client = await WidgetClient.connect(stack.gateway_port)
+    client = await WidgetCustomer.connect(stack.gateway_port)
     try:
         await client.say("where is my order?")
         await client.say("1043")
@@ -86,7 +86,7 @@ async def test_someone_elses_order_is_refused_like_an_unknown_one(stack: Stack) 
         assert "Royal Mail" not in wrong.text and "shipped" not in wrong.text.lower()
     finally:
         await client.close()
-    other = await WidgetClient.connect(stack.gateway_port)
+    other = await WidgetCustomer.connect(stack.gateway_port)
     try:
         await other.say("where is my order?")
         await other.say("987654")
@@ -151,7 +151,7 @@ async def test_history_is_replayed_on_reconnect(stack: Stack, stack_env: dict[st
     await client.say("what payment methods do you take?")
     session = client.session
     await client.close()
-    again = await WidgetClient.connect(
+    again = await WidgetCustomer.connect(
         stack.gateway_port, customer_id="C004", secret=stack_env["WIDGET_IDENTITY_SECRET"], session=session
     )
     try:

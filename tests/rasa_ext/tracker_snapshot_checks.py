@@ -1,27 +1,17 @@
 """Checks of rasa_ext/tracker_store.py, run inside `.venv-rasa` (Rasa has no pytest there).
 
-test_tracker_snapshots.py runs `python -m tests.rasa_ext.tracker_snapshot_checks` and
-turns each `check_*` into a test. Output: one JSON object, name -> "ok" or traceback.
+test_tracker_snapshots.py runs this module through the shared harness (tests/rasa_env/)
+and turns each `check_*` into a test.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import os
 import sqlite3
-import sys
 import tempfile
-import traceback
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
-logging.disable(logging.WARNING)
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from tests.rasa_env.inside import run_checks
 
 from rasa.shared.core.domain import Domain  # noqa: E402
 from rasa.shared.core.events import (  # noqa: E402
@@ -166,20 +156,4 @@ def check_sqlite_runs_in_wal_mode() -> None:
             assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
 
 
-CHECKS = {name: fn for name, fn in globals().items() if name.startswith("check_") and callable(fn)}
-
-
-def main(names: list[str]) -> int:
-    results = {}
-    for name in names or list(CHECKS):
-        try:
-            CHECKS[name]()
-            results[name] = "ok"
-        except Exception:  # each check's failure is reported, the others still run
-            results[name] = traceback.format_exc()
-    print(json.dumps(results))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+run_checks(globals())

@@ -1,24 +1,16 @@
 """Checks of rasa_ext/tracker_store.py, run inside `.venv-rasa` (Rasa has no pytest there).
 
-test_tracker_store.py runs `python -m tests.rasa_ext.tracker_store_checks <dir>`
-and turns each `check_*` into a test. Output: one JSON object, name -> "ok" or traceback.
+test_tracker_store.py runs this module through the shared harness (tests/rasa_env/)
+and turns each `check_*` into a test; each gets a scratch directory of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import os
-import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-logging.disable(logging.WARNING)
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from tests.rasa_env.inside import run_checks
 
 from rasa.shared.core.domain import Domain  # noqa: E402
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered  # noqa: E402
@@ -95,18 +87,4 @@ def check_a_url_in_endpoints_is_split_into_rasas_fields(directory: Path) -> None
     assert str(store.engine.url.database).endswith("url.db")
 
 
-def main() -> None:
-    directory = Path(sys.argv[1])
-    results: dict[str, str] = {}
-    for name, check in sorted(globals().items()):
-        if name.startswith("check_") and callable(check):
-            try:
-                check(directory)
-                results[name] = "ok"
-            except Exception:  # each check reports its own failure
-                results[name] = traceback.format_exc()
-    print(json.dumps(results))
-
-
-if __name__ == "__main__":
-    main()
+run_checks(globals())

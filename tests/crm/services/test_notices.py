@@ -1,14 +1,14 @@
-"""crm.services.notices: notices made once per event and customer, consent history, stuck parcels, claims."""
+"""crm.services.notices: notices made once per event and customer, stuck parcels, claims."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.models import AuditEntry, Consent, Customer, Notice, NoticeStatus, Order, OrderStatus
+from crm.models import Notice, NoticeStatus, OrderStatus
 from crm.services import notices
 from crm.services.shop_sync import CustomerUpdate, IncomingEvent, LineUpdate, OrderUpdate, receive
 from crm.shop import Notifications
@@ -73,19 +73,6 @@ def test_a_new_tracking_number_is_news_and_so_is_delivery_and_refund(session: Se
     assert [n.kind for n in _notices(session)] == ["shipped", "shipped", "out_for_delivery", "delivered", "refunded"]
 
 
-def test_consent_changes_are_kept_as_history_and_audited(session: Session) -> None:
-    customer = make_customer(session)
-    assert customer.order_updates_opt_in is None
-    assert notices.set_consent(session, customer=customer, granted=True, source="telegram")
-    assert not notices.set_consent(session, customer=customer, granted=True, source="web")  # no change, no line
-    assert notices.set_consent(session, customer=customer, granted=False, source="sms")
-    history = [(c.kind, c.granted, c.source) for c in notices.consent_history(session, customer=customer)]
-    assert history == [("order_updates", True, "telegram"), ("order_updates", False, "sms")]
-    assert customer.order_updates_opt_in is False
-    audits = session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "consent.order_updates"))
-    assert audits == 2
-
-
 def test_a_parcel_without_news_for_days_is_delayed_once(session: Session) -> None:
     customer = make_customer(session)
     order = make_order(session, customer=customer, status=OrderStatus.shipped, carrier="DPD")
@@ -121,20 +108,6 @@ def test_failed_sends_back_off_then_die_and_staff_can_retry(session: Session) ->
     assert notices.undeliverable(session) == [notice]
     assert notices.retry(session, notice_id=notice.id, actor="staff:1") is notice
     assert notice.status == NoticeStatus.pending and notice.attempts == 0
-
-
-def test_the_platforms_consent_applies_unless_the_customer_chose_in_chat(session: Session) -> None:
-    update = CustomerUpdate(external_id="API-1", email="api1@example.com", first_name="Al",
-                            updated_at=T0, order_updates_opt_in=True)
-    receive(session, event=_event("c1", source="api"), update=update)
-    customer = session.scalars(select(Customer).where(Customer.external_id == "API-1")).one()
-    assert customer.order_updates_opt_in is True
-    notices.set_consent(session, customer=customer, granted=False, source="telegram")
-    later = CustomerUpdate(external_id="API-1", updated_at=T0 + timedelta(hours=1), order_updates_opt_in=True)
-    receive(session, event=_event("c2", source="api"), update=later)
-    assert customer.order_updates_opt_in is False
-    assert [(c.granted, c.source) for c in notices.consent_history(session, customer=customer)] == [
-        (True, "api"), (False, "telegram")]
 
 
 def test_erasure_removes_the_customers_notices_and_old_ones_are_purged(session: Session) -> None:

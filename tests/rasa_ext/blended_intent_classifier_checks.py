@@ -1,0 +1,110 @@
+"""Checks of rasa_ext/blended_intent_classifier.py, run inside `.venv-rasa`
+(tests/rasa_env/; test_blended_intent_classifier.py makes each a test).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from tests.rasa_env.inside import run_checks
+from tests.rasa_ext.pipeline_support import TRAINING, Pipeline, context, trained, training_data
+
+from rasa.engine.storage.local_model_storage import LocalModelStorage  # noqa: E402
+from rasa.engine.storage.resource import Resource  # noqa: E402
+from rasa.shared.nlu.constants import INTENT  # noqa: E402
+
+from rasa_ext.blended_intent_classifier import BlendedIntentClassifier  # noqa: E402
+
+
+def check_classifier_predicts_and_ranks() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, classifier = trained(LocalModelStorage(Path(tmp)))
+        messages = pipeline.featurize(["where is my parcel", "i want my money back", "hi there"])
+        classifier.process(messages)
+        assert [m.get(INTENT)["name"] for m in messages] == ["track_order", "request_refund", "greet"]
+        for message in messages:
+            ranking = message.get("intent_ranking")
+            assert [r["name"] for r in ranking][0] == message.get(INTENT)["name"]
+            confidences = [r["confidence"] for r in ranking]
+            assert confidences == sorted(confidences, reverse=True)
+            assert abs(sum(confidences) - 1.0) < 1e-6
+            assert 0.0 < message.get(INTENT)["confidence"] <= 1.0
+
+
+def check_classifier_uses_concept_flags_for_unseen_words() -> None:
+    # "reimbursement" never occurs in an example; only the refund_words lookup knows it.
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, classifier = trained(LocalModelStorage(Path(tmp)))
+        [message] = pipeline.featurize(["reimbursement"])
+        classifier.process([message])
+        assert message.get(INTENT)["name"] == "request_refund"
+
+
+def check_classifier_averages_both_models() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, classifier = trained(LocalModelStorage(Path(tmp)))
+        messages = pipeline.featurize(["where is my order"])
+        names, blended = classifier.predict_proba(messages)
+        counts, tfidf = classifier._views(classifier._blocks(messages))
+        state = classifier._state
+        expected = (state["counts_model"].predict_proba(counts) + state["tfidf_model"].predict_proba(tfidf)) / 2
+        assert names == list(state["counts_model"].classes_) == list(state["tfidf_model"].classes_)
+        assert abs(blended - expected).max() < 1e-12
+        # The two views really differ, or there would be nothing to average.
+        assert abs(state["counts_model"].predict_proba(counts) - state["tfidf_model"].predict_proba(tfidf)).max() > 1e-3
+
+
+def check_classifier_persists_and_loads_the_same_model() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = LocalModelStorage(Path(tmp))
+        pipeline, classifier = trained(storage)
+        loaded = BlendedIntentClassifier.load(
+            BlendedIntentClassifier.get_default_config(), storage, Resource("intents"), context("intents")
+        )
+        messages = pipeline.featurize(["when will my order arrive", "hello"])
+        _, before = classifier.predict_proba(messages)
+        _, after = loaded.predict_proba(messages)
+        assert abs(before - after).max() < 1e-12
+
+
+def check_classifier_refuses_a_model_file_with_unsafe_types() -> None:
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = LocalModelStorage(Path(tmp))
+        trained(storage)
+        with storage.write_to(Resource("intents")) as model_dir:
+            # A type skops does not trust by default stands in for a tampered file.
+            from collections import OrderedDict
+
+            sio.dump({"origins": OrderedDict(a=1)}, model_dir / "blended_intent_classifier.skops")
+        try:
+            BlendedIntentClassifier.load({}, storage, Resource("intents"), context("intents"))
+        except UntrustedTypesFoundException:
+            return
+        raise AssertionError("a model file with untrusted types was loaded")
+
+
+def check_untrained_classifier_leaves_messages_alone() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = LocalModelStorage(Path(tmp))
+        pipeline = Pipeline(storage)
+        pipeline.train(training_data())
+        classifier = BlendedIntentClassifier.load({}, storage, Resource("missing"), context("missing"))
+        [message] = pipeline.featurize(["where is my order"])
+        classifier.process([message])
+        assert message.get(INTENT) is None
+
+
+def check_message_missing_a_feature_block_still_classified() -> None:
+    # No lookup word and no known word: the regex block and most columns are absent.
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, classifier = trained(LocalModelStorage(Path(tmp)))
+        [message] = pipeline.featurize(["zzqx"])
+        classifier.process([message])
+        assert message.get(INTENT)["name"] in TRAINING
+
+
+run_checks(globals())
