@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import sms_store
 from bot.conversations import ConversationService, DeliveryFailed
-from bot.core.db import run_unit
 from bot.metrics import Metrics
 from bot.persistence import rows
+from bot.unit_of_work import run as run_unit
 from crm.clock import as_utc, utcnow
 from crm.models import ChannelIdentity, Conversation, Customer, Notice, NoticeStatus
 from crm.services import notice_rules, notices

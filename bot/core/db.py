@@ -15,19 +15,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.unit_of_work import run as run_unit
+
 T = TypeVar("T")
-
-
-def run_unit(factory: sessionmaker[Session], fn: Callable[..., T], /, **kwargs: Any) -> T:
-    """`fn(session, **kwargs)` in a session of its own: committed if it returns, rolled back if it raises."""
-    with factory() as session:
-        try:
-            result = fn(session, **kwargs)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        return result
 
 
 class UnitOfWork:

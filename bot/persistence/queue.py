@@ -1,7 +1,8 @@
-"""Queue queries: every conversation waiting for staff, a customer's place in it, the typical wait.
+"""Queue queries for the customer: their place in the queue and the typical wait.
 
-The queue is every conversation in state `queued`, highest priority first, then
-longest waiting. Sync, one session per call; the caller commits.
+The queue itself (every conversation in state `queued`, highest priority first,
+then longest waiting) is written once, in crm/services/handoff_queue.py, which
+the staff console uses too. Sync, one session per call; the caller commits.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc
-from crm.models import Conversation, ConversationState, Handoff, HandoffStatus
+from crm.models import Handoff
+from crm.services.handoff_queue import QueueEntry, queue
 
 DEFAULT_WAIT = timedelta(minutes=10)
 # Recent waits (handoff to a person taking it) that the estimate is drawn from.
@@ -22,12 +24,8 @@ _WAIT_SAMPLE = 20
 _WAIT_WINDOW = timedelta(days=14)
 _MIN_SAMPLES = 3
 
-
-@dataclass(frozen=True)
-class QueueEntry:
-    conversation_id: str
-    priority: int
-    since: datetime
+# QueueEntry and queue are re-exported: the customer-facing handoff code imports the queue from here.
+__all__ = ["DEFAULT_WAIT", "QueueEntry", "QueueStatus", "queue", "queue_status", "typical_wait"]
 
 
 @dataclass(frozen=True)
@@ -36,28 +34,6 @@ class QueueStatus:
     waiting: int  # conversations in the queue
     typical_wait: timedelta
     from_history: bool  # False: too few recent waits, `typical_wait` is the default
-
-
-def queue(session: Session) -> list[QueueEntry]:
-    """Conversations waiting for staff: priority first, then who has waited longest."""
-    open_handoffs = Handoff.status != HandoffStatus.resolved
-    rows = session.execute(
-        select(
-            Conversation.id,
-            func.coalesce(func.max(Handoff.priority), 0),
-            func.min(Handoff.created_at),
-            Conversation.updated_at,
-        )
-        .outerjoin(Handoff, (Handoff.conversation_id == Conversation.id) & open_handoffs)
-        .where(Conversation.state == ConversationState.queued)
-        .group_by(Conversation.id, Conversation.updated_at)
-    ).all()
-    entries = [
-        QueueEntry(conversation_id=cid, priority=int(priority), since=as_utc(since or updated))
-        for cid, priority, since, updated in rows
-    ]
-    entries.sort(key=lambda e: (-e.priority, e.since, e.conversation_id))
-    return entries
 
 
 def typical_wait(

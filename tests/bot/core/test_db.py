@@ -7,7 +7,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from bot.core.db import UnitOfWork, run_unit
+from bot.core.db import UnitOfWork
+from bot.unit_of_work import run as run_unit
 
 
 @pytest.fixture
