@@ -13,26 +13,21 @@ fan-out; a Telegram message to a staff chat is one more implementation.
 from __future__ import annotations
 
 import logging
-import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from bot.channels.base import Button
-from crm.clock import as_utc
-from crm.models import Conversation, ConversationState, Handoff, HandoffStatus
+from bot.core.messages import Button
+from bot.persistence.queue import DEFAULT_WAIT as DEFAULT_WAIT  # moved; kept for importers (see the report)
+from bot.persistence.queue import QueueEntry as QueueEntry
+from bot.persistence.queue import QueueStatus
+from bot.persistence.queue import queue as queue
+from bot.persistence.queue import queue_status as queue_status
+from bot.persistence.queue import typical_wait as typical_wait
 from crm.shop import ShopProfile
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WAIT = timedelta(minutes=10)
-# Recent waits (handoff to a person taking it) that the estimate is drawn from.
-_WAIT_SAMPLE = 20
-_WAIT_WINDOW = timedelta(days=14)
-_MIN_SAMPLES = 3
 
 # Button payloads the gateway answers itself: they never reach Rasa.
 CALLBACK = "/handoff_callback"
@@ -42,72 +37,6 @@ CHOICE_BUTTONS = (
     Button(title="Call me back", payload=CALLBACK),
     Button(title="Reply here", payload=REPLY_HERE),
 )
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    conversation_id: str
-    priority: int
-    since: datetime
-
-
-@dataclass(frozen=True)
-class QueueStatus:
-    position: int | None  # 1 is next; None once the conversation is no longer waiting
-    waiting: int  # conversations in the queue
-    typical_wait: timedelta
-    from_history: bool  # False: too few recent waits, `typical_wait` is the default
-
-
-def queue(session: Session) -> list[QueueEntry]:
-    """Conversations waiting for staff: priority first, then who has waited longest."""
-    open_handoffs = Handoff.status != HandoffStatus.resolved
-    rows = session.execute(
-        select(
-            Conversation.id,
-            func.coalesce(func.max(Handoff.priority), 0),
-            func.min(Handoff.created_at),
-            Conversation.updated_at,
-        )
-        .outerjoin(Handoff, (Handoff.conversation_id == Conversation.id) & open_handoffs)
-        .where(Conversation.state == ConversationState.queued)
-        .group_by(Conversation.id, Conversation.updated_at)
-    ).all()
-    entries = [
-        QueueEntry(conversation_id=cid, priority=int(priority), since=as_utc(since or updated))
-        for cid, priority, since, updated in rows
-    ]
-    entries.sort(key=lambda e: (-e.priority, e.since, e.conversation_id))
-    return entries
-
-
-def typical_wait(
-    session: Session, *, now: datetime, default: timedelta = DEFAULT_WAIT
-) -> tuple[timedelta, bool]:
-    """The median time recent handoffs waited for a person, and whether history was enough."""
-    rows = session.execute(
-        select(Handoff.created_at, Handoff.assigned_at)
-        .where(Handoff.assigned_at.is_not(None), Handoff.created_at >= now - _WAIT_WINDOW)
-        .order_by(Handoff.assigned_at.desc())
-        .limit(_WAIT_SAMPLE)
-    ).all()
-    waits = [
-        (as_utc(assigned) - as_utc(created)).total_seconds()
-        for created, assigned in rows
-        if assigned is not None and assigned >= created
-    ]
-    if len(waits) < _MIN_SAMPLES:
-        return default, False
-    return timedelta(seconds=statistics.median(waits)), True
-
-
-def queue_status(
-    session: Session, *, conversation_id: str, now: datetime, default_wait: timedelta = DEFAULT_WAIT
-) -> QueueStatus:
-    entries = queue(session)
-    position = next((i for i, e in enumerate(entries, 1) if e.conversation_id == conversation_id), None)
-    wait, from_history = typical_wait(session, now=now, default=default_wait)
-    return QueueStatus(position=position, waiting=len(entries), typical_wait=wait, from_history=from_history)
 
 
 # -- what the customer is told -----------------------------------------------------

@@ -21,9 +21,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import sms_store, store
+from bot import sms_store
 from bot.conversations import ConversationService, DeliveryFailed
 from bot.metrics import Metrics
+from bot.persistence import rows
+from bot.unit_of_work import run as run_unit
 from crm.clock import as_utc, utcnow
 from crm.models import ChannelIdentity, Conversation, Customer, Notice, NoticeStatus
 from crm.services import notice_rules, notices
@@ -80,7 +82,7 @@ def _reach(session: Session, customer: Customer, channels: set[str]) -> Conversa
     ).first()
     if existing is not None:
         return existing if existing.customer_id in (None, customer.id) else None
-    ref = store.create_conversation(
+    ref = rows.create_conversation(
         session, channel=channel, address=address, customer_external_id=customer.external_id,
         locale=customer.locale or "en",
     )
@@ -232,14 +234,7 @@ class NoticeSender:
         )
 
     def _unit(self, fn: Callable[[Session], Any]) -> Any:
-        with self.sessionmaker() as session:
-            try:
-                value = fn(session)
-                session.commit()
-                return value
-            except BaseException:
-                session.rollback()
-                raise
+        return run_unit(self.sessionmaker, fn)
 
 
 async def serve(sender: NoticeSender, *, poll_seconds: float, stop: asyncio.Event) -> None:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.channels.base import Button
+from bot.core.messages import BotReply, Button
 
 FailureKind = Literal["down", "timeout", "http_error", "malformed", "empty"]
 
@@ -24,24 +24,6 @@ class RasaFailure(Exception):
         super().__init__(f"{kind}: {detail}")
         self.kind: FailureKind = kind
         self.detail = detail
-
-
-@dataclass(frozen=True)
-class BotReply:
-    text: str = ""
-    buttons: tuple[Button, ...] = ()
-    image: str | None = None
-    custom: dict[str, Any] | None = None
-
-    @property
-    def handoff(self) -> dict[str, Any] | None:
-        value = (self.custom or {}).get("handoff")
-        return value if isinstance(value, dict) else None
-
-    @property
-    def visible(self) -> bool:
-        """Whether a customer would see anything of it (a bare handoff signal is not shown)."""
-        return bool(self.text or self.buttons or self.image)
 
 
 @dataclass(frozen=True)

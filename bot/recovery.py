@@ -15,33 +15,30 @@ and closes the turns the normal path could not:
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import replies, store, turns
-from bot.channels.base import ConversationRef, InboundMessage, OutboundMessage
+from bot import replies, turns
+from bot.core.messages import ConversationRef, InboundMessage, OutboundMessage, unstored_reply
+from bot.core.outcomes import Outcome
+from bot.core.turn_policy import TurnPolicy, UnsavedReplies, failure_kind, turn_message
 from bot.locks import TurnUnavailable
 from bot.logs import conversation_context
 from bot.metrics import Metrics
-from bot.rasa import BotReply, RasaFailure
+from bot.persistence import rows
+from bot.persistence.states import HELD_STATES
+from bot.rasa import RasaFailure
 from crm.clock import utcnow
 from crm.models import Sender, TurnState
 
 if TYPE_CHECKING:
-    from bot.conversations import ConversationService, Outcome
+    from bot.conversations import ConversationService
 
 logger = logging.getLogger(__name__)
-
-# The failure kind of the apology given in this task (set by ConversationService._fail).
-failure_kind: contextvars.ContextVar[str] = contextvars.ContextVar("failure_kind", default="assistant")
-# The stored id of the customer message whose turn runs in this task (tagged on what Rasa is sent).
-turn_message: contextvars.ContextVar[int | None] = contextvars.ContextVar("turn_message", default=None)
 
 # Failures after which Rasa may have taken the message in (and answered into its tracker).
 _MAYBE_SEEN = frozenset({"timeout", "empty", "http_error", "malformed", "abandoned"})
@@ -49,27 +46,6 @@ _MAYBE_SEEN = frozenset({"timeout", "empty", "http_error", "malformed", "abandon
 _FORGET_TRIES = 5
 
 _REFS_KEPT = 5000
-
-
-class UnsavedReplies(Exception):
-    """Rasa answered but the database would not store the replies."""
-
-    def __init__(self, conversation: ConversationRef, answer: list[BotReply]) -> None:
-        super().__init__("bot replies could not be stored")
-        self.conversation = conversation
-        self.answer = answer
-
-
-@dataclass(frozen=True)
-class TurnPolicy:
-    # An open turn untouched for this long was abandoned (longer than any live turn takes).
-    lease: timedelta = timedelta(seconds=20)
-    # How often the recovery pass looks for abandoned turns.
-    interval_seconds: float = 5.0
-    # A stranded message younger than this is still worth answering; older ones get the apology.
-    resume_max_age: timedelta = timedelta(minutes=10)
-    # A reply still pending this long after it was stored was never sent (longer than any send takes).
-    delivery_grace: timedelta = timedelta(seconds=45)
 
 
 class TurnKeeper:
@@ -105,8 +81,6 @@ class TurnKeeper:
 
     async def run(self, inbound: InboundMessage, message_id: int, *, notice_order: str | None = None) -> Outcome:
         """One customer turn (the caller holds the conversation's place in line)."""
-        from bot.conversations import Outcome
-
         service = self._service
         conversation_id = inbound.conversation_id
         token = failure_kind.set("assistant")
@@ -132,8 +106,6 @@ class TurnKeeper:
         return outcome
 
     async def _settle(self, message_id: int, inbound: InboundMessage, outcome: Outcome, kind: str) -> None:
-        from bot.conversations import Outcome
-
         state = {
             Outcome.answered: TurnState.answered,
             Outcome.failed: TurnState.apologised,
@@ -154,8 +126,6 @@ class TurnKeeper:
 
     async def _apologise_unstored(self, inbound: InboundMessage, message_id: int, reason: str) -> Outcome:
         """The database failed mid-turn: apologise now from memory, write it down later."""
-        from bot.conversations import Outcome
-
         self._metrics.failures.labels(reason).inc()
         self._given_up(reason, message_id)
         text = replies.apology(await asyncio.to_thread(self._contact))
@@ -185,21 +155,11 @@ class TurnKeeper:
 
         Rasa's tracker already holds it, so the transcript must too: written behind.
         """
-        from bot.conversations import Outcome
-
         conversation = unsaved.conversation
         now = utcnow()
         for index, reply in enumerate(r for r in unsaved.answer if r.visible):
             await self._service._deliver(
-                conversation,
-                OutboundMessage(
-                    id=f"reply-{message_id}-{index}",
-                    sender=Sender.bot,
-                    text=reply.text,
-                    buttons=reply.buttons,
-                    image=reply.image,
-                    created_at=now,
-                ),
+                conversation, unstored_reply(reply, id=f"reply-{message_id}-{index}", created_at=now)
             )
         self._owe(
             turns.Owed(
@@ -217,7 +177,7 @@ class TurnKeeper:
         if known is not None:
             return known
         try:
-            return await self._service._read(store.get_conversation, conversation_id=conversation_id)
+            return await self._service._read(rows.get_conversation, conversation_id=conversation_id)
         except SQLAlchemyError:
             return None
 
@@ -312,7 +272,7 @@ class TurnKeeper:
             paid += 1
             self._metrics.turns_recovered.labels("written").inc()
             if outbound is not None and not owed.delivered:
-                conversation = await self._service._db(store.get_conversation, conversation_id=owed.conversation_id)
+                conversation = await self._service._db(rows.get_conversation, conversation_id=owed.conversation_id)
                 if conversation is not None:
                     await self._service._deliver(conversation, outbound)
         return paid
@@ -326,7 +286,7 @@ class TurnKeeper:
             self._metrics.turns_recovered.labels("replied").inc()
             return
         state = await db(turns.conversation_state, conversation_id=turn.conversation_id)
-        if state in store.HELD_STATES:
+        if state in HELD_STATES:
             await db(turns.mark, message_id=turn.message_id, state=TurnState.held, reason="recovered")
             self._metrics.turns_recovered.labels("held").inc()
             return
@@ -358,7 +318,7 @@ class TurnKeeper:
         if reason in _MAYBE_SEEN:
             self._unsynced.append((turn.conversation_id, turn.message_id, 0))
             service._spawn(self._forget_owed())
-        conversation = await db(store.get_conversation, conversation_id=turn.conversation_id)
+        conversation = await db(rows.get_conversation, conversation_id=turn.conversation_id)
         if conversation is not None and turn.channel in service._channels:
             await service._deliver(conversation, outbound)
 

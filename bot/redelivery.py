@@ -22,15 +22,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.channels.base import ConversationRef, OutboundMessage
-from bot.store import _outbound, get_conversation
+from bot.core.messages import ConversationRef, DeliveryFailed, OutboundMessage
+from bot.persistence.rows import get_conversation
+from bot.persistence.transcript import as_outbound
 from crm.models import Delivery, Message
 
 logger = logging.getLogger(__name__)
-
-
-class DeliveryFailed(Exception):
-    """A channel's platform refused a message (raised by every channel's `send`)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,7 @@ def claim_owed(session: Session, *, stored_before: datetime, stored_after: datet
             continue  # another gateway's pass took it
         conversation = get_conversation(session, conversation_id=message.conversation_id)
         if conversation is not None:
-            owed.append(Owed(conversation, _outbound(message)))
+            owed.append(Owed(conversation, as_outbound(message)))
     return owed
 
 
@@ -93,7 +90,7 @@ def release(session: Session, *, message_id: str) -> None:
 class DeliveryLedger:
     """The gateway's side of the ledger: marks what went out, and sends what is owed.
 
-    `db` runs one unit of work in a worker thread (ConversationService._db). A mark
+    `db` runs one unit of work in a worker thread (bot.core.db.UnitOfWork.db). A mark
     the database cannot take now (locked, gone) is kept and written on the next
     recovery pass, so a reply that did go out is not sent a second time.
     """

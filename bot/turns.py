@@ -18,9 +18,10 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.channels.base import OutboundMessage
-from bot.rasa import BotReply
-from bot.store import Claim, _outbound, _touch, save_bot_replies
+from bot.core.messages import BotReply, OutboundMessage
+from bot.persistence.claims import Claim
+from bot.persistence.replies import save_bot_replies
+from bot.persistence.transcript import as_outbound, touch
 from crm.clock import as_utc, utcnow
 from crm.models import Conversation, ConversationState, Delivery, Message, Sender, TurnState
 
@@ -156,8 +157,8 @@ def apologise(
     )
     session.add(message)
     session.flush()
-    _touch(session, conversation_id)
-    return _outbound(message)
+    touch(session, conversation_id)
+    return as_outbound(message)
 
 
 def reclaim(

@@ -10,20 +10,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.models.base import Base, string_enum, utcnow
-
-
-class ConversationState(str, enum.Enum):
-    bot = "bot"
-    queued = "queued"
-    assigned = "assigned"
-    resolved = "resolved"
-
-
-class Sender(str, enum.Enum):
-    customer = "customer"
-    bot = "bot"
-    agent = "agent"
-    system = "system"
+from crm.vocabulary import ConversationState, Sender
 
 
 class Delivery(str, enum.Enum):

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels.base import InboundMessage
 from bot.conversations import Outcome, Receipt, neutralise
+from bot.core.messages import InboundMessage
 from crm.models import Conversation, ConversationState, Message, Sender
 from crm.services.verification_limits import client_fingerprint
 from tests.fakes.rasa import RASA_TOKEN, RasaCall

@@ -13,8 +13,9 @@ import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import handoff, store
+from bot import handoff
 from bot.conversations import STAFF_QUEUE_KEY, Outcome, staff_conversation_key
+from bot.persistence import queue, rows, states
 from crm.models import (
     Conversation,
     ConversationState,
@@ -90,7 +91,7 @@ async def test_bind_customer_refuses_unknown_ids_and_never_hands_a_conversation_
         session.add(Customer(external_id="C002", first_name="Grace", last_name="Hopper"))
         session.commit()
     await rig.service.bind_customer(conversation.id, "C001")
-    with pytest.raises(store.CustomerConflict):
+    with pytest.raises(rows.CustomerConflict):
         await rig.service.bind_customer(conversation.id, "C002")
     found = await rig.service.find_conversation(channel="web", address="addr")
     assert found is not None and found.customer_external_id == "C001"
@@ -134,13 +135,13 @@ async def test_the_place_in_the_queue_follows_priority_then_waiting_time(rig: Ha
         session.commit()
     third = await rig.handed_off(address="c")
     with rig.db() as session:
-        order = [e.conversation_id for e in handoff.queue(session)]
+        order = [e.conversation_id for e in queue.queue(session)]
     assert order == [first.id, second.id, third.id]
     with rig.db() as session:
         high = session.scalars(select(Handoff).where(Handoff.conversation_id == second.id)).one()
         high.priority = 20
         session.commit()
-        order = [e.conversation_id for e in handoff.queue(session)]
+        order = [e.conversation_id for e in queue.queue(session)]
     assert order == [second.id, first.id, third.id]
 
 
@@ -176,7 +177,7 @@ async def test_the_wait_estimate_is_the_median_of_recent_waits(rig: HandoffRig) 
             )
         )
         session.commit()
-        wait, from_history = handoff.typical_wait(session, now=now)
+        wait, from_history = queue.typical_wait(session, now=now)
     assert (wait, from_history) == (timedelta(minutes=25), True)
     conversation = await rig.handed_off()
     assert rig.channel.texts(conversation.id)[-1] == (
@@ -296,8 +297,8 @@ async def test_two_agents_pressing_assign_at_once_exactly_one_gets_it(rig: Hando
         rig.service.assign(conversation_id=conversation.id, staff_id=alex, may_take_over=False),
         return_exceptions=True,
     )
-    winners = [r for r in results if isinstance(r, store.Assignment)]
-    losers = [r for r in results if isinstance(r, store.TransitionRefused)]
+    winners = [r for r in results if isinstance(r, states.Assignment)]
+    losers = [r for r in results if isinstance(r, states.TransitionRefused)]
     assert len(winners) == 1 and len(losers) == 1 and losers[0].reason in {"taken", "changed"}
     joined = [t for t in rig.channel.texts(conversation.id) if "has joined" in t]
     assert len(joined) == 1
@@ -308,15 +309,15 @@ async def test_an_agent_cannot_take_a_colleagues_conversation_but_an_admin_can(r
     sam, alex = rig.staff("Sam Carter"), rig.staff("Alex Reid")
     boss = rig.staff("Robin Admin", StaffRole.admin)
     await rig.service.assign(conversation_id=conversation.id, staff_id=sam, may_take_over=False)
-    with pytest.raises(store.TransitionRefused) as refused:
+    with pytest.raises(states.TransitionRefused) as refused:
         await rig.service.assign(conversation_id=conversation.id, staff_id=alex, may_take_over=False)
     assert refused.value.reason == "taken"
-    with pytest.raises(store.TransitionRefused) as refused:
+    with pytest.raises(states.TransitionRefused) as refused:
         await rig.service.staff_reply(
             conversation_id=conversation.id, staff_id=alex, staff_name="Alex", text="hi"
         )
     assert refused.value.reason == "not_yours"
-    with pytest.raises(store.TransitionRefused):
+    with pytest.raises(states.TransitionRefused):
         await rig.service.resolve(conversation_id=conversation.id, staff_id=alex, may_take_over=False)
     await rig.service.assign(conversation_id=conversation.id, staff_id=boss, may_take_over=True)
     (packet,) = rig.handoffs(conversation.id)
@@ -334,7 +335,7 @@ async def test_a_deactivated_account_can_do_nothing(rig: HandoffRig) -> None:
         assert staff is not None
         staff.active = False
         session.commit()
-    with pytest.raises(store.TransitionRefused) as refused:
+    with pytest.raises(states.TransitionRefused) as refused:
         await rig.service.assign(conversation_id=conversation.id, staff_id=sam, may_take_over=True)
     assert refused.value.reason == "not_staff"
     assert state_of(rig, conversation.id) == ConversationState.queued
@@ -343,7 +344,7 @@ async def test_a_deactivated_account_can_do_nothing(rig: HandoffRig) -> None:
 async def test_staff_replies_reach_the_customer_and_are_stored_with_who_wrote_them(rig: HandoffRig) -> None:
     conversation = await rig.handed_off()
     sam = rig.staff("Sam Carter")
-    with pytest.raises(store.TransitionRefused) as refused:
+    with pytest.raises(states.TransitionRefused) as refused:
         await rig.service.staff_reply(
             conversation_id=conversation.id, staff_id=sam, staff_name="Sam", text="hi"
         )
@@ -444,14 +445,14 @@ async def test_a_message_arriving_while_the_bot_resumes_waits_for_the_rating_que
 async def test_resolving_needs_the_conversation_to_be_with_staff(rig: HandoffRig) -> None:
     conversation = await rig.conversation()
     sam = rig.staff("Sam Carter")
-    with pytest.raises(store.TransitionRefused) as refused:
+    with pytest.raises(states.TransitionRefused) as refused:
         await rig.service.resolve(conversation_id=conversation.id, staff_id=sam, may_take_over=True)
     assert refused.value.reason == "not_held"
     assert rig.rasa.triggers == []
     # An admin may close a conversation still waiting in the queue (spam, a duplicate).
     boss = rig.staff("Robin Admin", StaffRole.admin)
     queued = await rig.handed_off(address="other")
-    with pytest.raises(store.TransitionRefused):
+    with pytest.raises(states.TransitionRefused):
         await rig.service.resolve(conversation_id=queued.id, staff_id=sam, may_take_over=False)
     await rig.service.resolve(conversation_id=queued.id, staff_id=boss, may_take_over=True)
     await settle(rig)

@@ -102,7 +102,7 @@ async def test_taking_over_during_a_handoff_turn_keeps_one_packet_with_the_perso
     assert {(h.status, h.assigned_to_id) for h in rig.handoffs(conversation.id)} == {
         (HandoffStatus.assigned, sam)
     }
-    from bot.handoff import queue
+    from bot.persistence.queue import queue
 
     with rig.db() as session:
         assert queue(session) == []

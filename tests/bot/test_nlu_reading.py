@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.channels.base import InboundMessage
+from bot.core.messages import InboundMessage
 from bot.rasa import NluParse, read_parse
 from crm.models import Message, ReviewItem, Sender
 from tests.fakes.rasa import RasaCall

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from bot import store
 from bot.conversations import Outcome, Receipt
+from bot.persistence import claims, rows
+from bot.persistence import replies as turn_replies
 from bot.recovery import TurnPolicy
 from crm.models import Conversation, ConversationState, Message, Sender, TurnState
 from tests.bot.test_conversations import inbound
@@ -31,9 +32,18 @@ def turn_of(rig: ServiceRig, conversation_id: str) -> tuple[TurnState | None, st
     return customer[0].turn_state, customer[0].turn_reason
 
 
+# Where each function the tests break is looked up at run time.
+_PERSISTENCE = {
+    "turn_context": turn_replies,
+    "save_bot_replies": turn_replies,
+    "get_conversation": rows,
+}
+
+
 def fail_once(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
-    """Make store.<name> raise a database error the first time it runs."""
-    real = getattr(store, name)
+    """Make the persistence function <name> raise a database error the first time it runs."""
+    module = _PERSISTENCE[name]
+    real = getattr(module, name)
     calls: list[int] = []
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -42,7 +52,7 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
             raise OperationalError("UPDATE", {}, Exception("database is locked"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(store, name, flaky)
+    monkeypatch.setattr(module, name, flaky)
     return calls
 
 
@@ -205,7 +215,7 @@ async def test_a_message_rasa_never_saw_is_answered_after_the_restart(
     conversation = await first.conversation()
     # Stored and acknowledged, then the gateway stopped before its turn began.
     with first.db() as session:
-        claim = store.claim_inbound(session, inbound=inbound(conversation.id, "1", "where is my order"))
+        claim = claims.claim_inbound(session, inbound=inbound(conversation.id, "1", "where is my order"))
         session.commit()
     assert claim is not None
     restarted = make_rig(turn_policy=QUICK)

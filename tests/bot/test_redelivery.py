@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot import store
+from bot.core.messages import DeliveryFailed
+from bot.persistence import replies as turn_replies
 from bot.rasa import BotReply
 from bot.recovery import TurnPolicy
-from bot.redelivery import DeliveryFailed
 from crm.clock import utcnow
 from crm.models import Delivery, Message, Sender
 from tests.bot.test_conversations import inbound
@@ -34,7 +34,7 @@ def deliveries(rig: ServiceRig, conversation_id: str) -> list[tuple[Sender, str,
 def store_unsent_replies(rig: ServiceRig, conversation_id: str, *texts: str) -> list[str]:
     """What a gateway killed right after storing a turn's replies leaves behind."""
     with rig.db() as session:
-        saved = store.save_bot_replies(
+        saved = turn_replies.save_bot_replies(
             session,
             conversation_id=conversation_id,
             channel="web",

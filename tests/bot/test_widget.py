@@ -543,7 +543,7 @@ async def test_when_the_database_cannot_store_a_message_the_widget_is_told_to_re
         assert error["type"] == "error" and error["code"] == "unavailable" and error["id"] == "c-1"
         assert "try sending it again" in error["text"]
     assert fake_rasa.calls == []
-    errors = [r for r in caplog.records if r.name == "bot.conversations" and r.levelno == logging.ERROR]
+    errors = [r for r in caplog.records if r.name == "bot.core.inbound" and r.levelno == logging.ERROR]
     assert errors, "the failure is logged"
     # The database error quotes its SQL; the gateway's engine hides the parameters.
     assert not [r for r in caplog.records if "my secret words" in r.getMessage()]

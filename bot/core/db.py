@@ -1,0 +1,43 @@
+"""Units of work for the event loop: one session per call, in a worker thread.
+
+Writes run on the default thread pool; health checks and history reads run on a
+pool and connections of their own, so they never queue behind writes stuck on a
+locked database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.unit_of_work import run as run_unit
+
+T = TypeVar("T")
+
+
+class UnitOfWork:
+    def __init__(
+        self, sessionmaker: sessionmaker[Session], *, reads: sessionmaker[Session] | None = None
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._reads = reads or sessionmaker
+        self._read_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="db-read")
+
+    async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """One unit of work in a worker thread, with a session of its own."""
+        return await asyncio.to_thread(functools.partial(run_unit, self._sessionmaker, fn, **kwargs))
+
+    async def read(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """A read on the read connections and threads (never behind a write waiting for a lock)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._read_pool, functools.partial(run_unit, self._reads, fn, **kwargs)
+        )
+
+    def close(self) -> None:
+        self._read_pool.shutdown(wait=False, cancel_futures=True)

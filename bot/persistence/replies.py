@@ -1,0 +1,121 @@
+"""A turn's bot replies: stored only if the conversation is still the bot's, and what is due to the customer."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.core.messages import BotReply, ConversationRef, OutboundMessage, unstored_reply
+from bot.persistence import rows
+from bot.persistence.states import HELD_STATES, _fold_stray_handoffs
+from bot.persistence.transcript import as_outbound
+from crm.clock import utcnow
+from crm.models import Conversation, ConversationState, Delivery, Message, Sender
+
+# System messages after which a held customer knows a person will answer.
+_TELLS_HELD = frozenset({"held_notice", "staff_joined"})
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    conversation: ConversationRef
+    # Held by staff and the customer has not yet been told since the bot last spoke.
+    notice_due: bool
+
+
+def turn_context(session: Session, *, conversation_id: str) -> TurnContext:
+    conversation = rows.get_conversation(session, conversation_id=conversation_id)
+    if conversation is None:
+        raise LookupError("conversation vanished during its turn")
+    notice_due = False
+    if conversation.state in HELD_STATES:
+        last_bot = session.scalar(
+            select(func.max(Message.id)).where(
+                Message.conversation_id == conversation_id, Message.sender == Sender.bot
+            )
+        )
+        notices = session.scalars(
+            select(Message.data).where(
+                Message.conversation_id == conversation_id,
+                Message.sender == Sender.system,
+                Message.id > (last_bot or 0),
+            )
+        )
+        notice_due = not any((d or {}).get("kind") in _TELLS_HELD for d in notices)
+    return TurnContext(conversation=conversation, notice_due=notice_due)
+
+
+@dataclass(frozen=True)
+class SavedReplies:
+    visible: list[OutboundMessage]  # what to deliver, in order
+    handoff: bool  # this turn handed the conversation to staff
+    # The conversation left `expected_state` while the bot was thinking (a
+    # person took over): every reply is stored for the record, none delivered.
+    suppressed: bool
+
+
+def save_bot_replies(
+    session: Session,
+    *,
+    conversation_id: str,
+    channel: str,
+    replies: list[BotReply],
+    expected_state: ConversationState = ConversationState.bot,
+    next_state: ConversationState = ConversationState.bot,
+) -> SavedReplies:
+    """Store a turn's replies if the conversation is still in `expected_state`.
+
+    The state check and the state change are one UPDATE ... WHERE state = ?,
+    so a staff assignment committed a moment earlier wins: the replies are
+    then stored as suppressed and the caller delivers nothing. The row lock
+    that UPDATE takes also makes an assignment arriving a moment later wait
+    until these replies are stored (and so come before its notice).
+    """
+    handoff = any(reply.handoff is not None for reply in replies)
+    moved = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.state == expected_state)
+        .values(state=ConversationState.queued if handoff else next_state, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    suppressed = moved.rowcount == 0
+    if suppressed and session.get(Conversation, conversation_id) is None:
+        # The customer was erased during this turn (the CRM rows are gone): the
+        # confirmation is delivered, and stored nowhere.
+        return SavedReplies(visible=_unstored(replies), handoff=False, suppressed=False)
+    if suppressed and handoff:
+        _fold_stray_handoffs(session, conversation_id)
+    visible: list[OutboundMessage] = []
+    for reply in replies:
+        data: dict[str, Any] = {"suppressed": True} if suppressed else {}
+        if reply.buttons:
+            data["buttons"] = [b.as_json() for b in reply.buttons]
+        if reply.image:
+            data["image"] = reply.image
+        if reply.custom is not None:
+            data["custom"] = reply.custom
+        message = Message(
+            conversation_id=conversation_id,
+            channel=channel,
+            sender=Sender.bot,
+            text=reply.text,
+            data=data or None,
+            delivery=Delivery.pending if reply.visible and not suppressed else None,
+        )
+        session.add(message)
+        session.flush()
+        if reply.visible and not suppressed:
+            visible.append(as_outbound(message))
+    return SavedReplies(visible=visible, handoff=handoff and not suppressed, suppressed=suppressed)
+
+
+def _unstored(replies: list[BotReply]) -> list[OutboundMessage]:
+    return [
+        unstored_reply(reply, id=f"unstored-{uuid.uuid4().hex}", created_at=utcnow())
+        for reply in replies
+        if reply.visible
+    ]
