@@ -1,7 +1,7 @@
 """What the SMS channel keeps: who a number belongs to, and whether it may be texted.
 
 Sync functions, one step of a unit of work each (the caller owns the session
-and commits), returning plain data, like `bot.store`.
+and commits), returning plain data, like `bot.persistence`.
 
 Opt-outs are kept per number, not only per customer: carriers require that a
 number which texted STOP gets nothing more until it texts START, known
@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.channels.base import Button, InboundMessage, OutboundMessage
+from bot.core.messages import Button, InboundMessage, OutboundMessage
 from bot.intake.keywords import CHANNEL, START_WORDS, STOP_WORDS, Keyword
 from bot.intake.records import record_answered
 from crm.clock import as_utc

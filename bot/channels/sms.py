@@ -34,7 +34,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import replies
-from bot.channels.base import Button, ConversationRef, InboundMessage, OutboundMessage
+from bot.core.messages import Button, ConversationRef, InboundMessage, OutboundMessage
 from bot.channels.text import split_text as text_split
 from bot.channels.twilio_http import SEND_TIMEOUT_SECONDS as _SEND_TIMEOUT_SECONDS
 from bot.channels.twilio_http import TWILIO_API, make_twilio_client

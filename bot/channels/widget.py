@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fastapi import APIRouter, WebSocket
 
 from bot import identity, replies
-from bot.channels.base import ConversationRef, InboundMessage, OutboundMessage
+from bot.core.messages import ConversationRef, InboundMessage, OutboundMessage
 from bot.channels.websocket import CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER, Connection, Frame
 from bot.channels.websocket import json_object as _json_object
 from bot.intake.delivery import NotDelivered

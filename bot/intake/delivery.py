@@ -10,7 +10,7 @@ refused part does not end the turn.
 
 from __future__ import annotations
 
-from bot.channels.base import OutboundMessage
+from bot.core.messages import OutboundMessage
 from bot.conversations import DeliveryFailed
 from crm.models import Sender
 

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import sms_store, store
-from bot.channels.base import Button, ConversationRef, InboundMessage
+from bot import sms_store
+from bot.persistence import claims, rows
+from bot.core.messages import Button, ConversationRef, InboundMessage
 from bot.intake import records
 from bot.intake.keywords import Keyword
 from bot.links import NEW_LINK_NOTICE
@@ -102,7 +103,7 @@ class Intake:
                 except LookupError:
                     # The customer was erased a moment ago: stay anonymous.
                     return conversation
-                except store.CustomerConflict:
+                except rows.CustomerConflict:
                     bound = None
                 if bound is not None:
                     logger.info("sender verified", extra={"channel": channel, "conversation_id": bound.id})
@@ -222,7 +223,7 @@ class Intake:
 
     async def _db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """One unit of work in a worker thread, with a session of its own. Not `sessionmaker.begin()`:
-        `store.claim_inbound` rolls back itself when it meets a duplicate."""
+        `claims.claim_inbound` rolls back itself when it meets a duplicate."""
         return await asyncio.to_thread(self._unit_of_work, functools.partial(fn, **kwargs))
 
     def _unit_of_work(self, fn: Callable[[Session], T]) -> T:

@@ -1,7 +1,7 @@
 """What the intake service stores: inbound messages the gateway answers itself, and claims.
 
 Sync functions, one step of a unit of work each (the caller owns the session
-and commits), like `bot.store`.
+and commits), like `bot.persistence`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from bot import links, store
-from bot.channels.base import InboundMessage, OutboundMessage
+from bot import links
+from bot.persistence import claims, transcript
+from bot.core.messages import InboundMessage, OutboundMessage
 from crm.models import Message, Sender, TurnState
 
 
@@ -37,7 +38,7 @@ def record_answered(
     sticker) and the gateway's answer to it (`data` goes with the answer, `event` with the
     customer's message): once per channel message id, atomically, so a redelivery - to this
     gateway, another one, or after a restart - is a duplicate."""
-    claim = store.claim_inbound(session, inbound=inbound)
+    claim = claims.claim_inbound(session, inbound=inbound)
     if claim is None:
         return Answered(duplicate=True)
     # Answered here and now, in the claim's own transaction: no turn is left open.
@@ -58,7 +59,7 @@ def add_note(
     session: Session, *, conversation_id: str, channel: str, text: str, data: dict[str, Any]
 ) -> OutboundMessage:
     """Store words the gateway says itself (not the assistant, not staff) in the transcript."""
-    return store.add_outbound(
+    return transcript.add_outbound(
         session, conversation_id=conversation_id, channel=channel, sender=Sender.system, text=text, data=data
     )
 

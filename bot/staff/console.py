@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import store
+from bot.persistence import states
 from bot.staff.customer_card import CustomerCard, customer_card
 from crm.clock import as_utc
 from crm.models import (
@@ -207,7 +207,7 @@ def conversation_view(session: Session, *, conversation_id: str) -> Conversation
         | {h.assigned_to_id for h in handoffs if h.assigned_to_id}
         | {h.resolved_by_id for h in handoffs if h.resolved_by_id},
     )
-    assignee = store.assignee(session, conversation_id=conversation_id)
+    assignee = states.assignee(session, conversation_id=conversation_id)
     latest = handoffs[-1] if handoffs else None
     packet = None
     if latest is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bot import store
+from bot.persistence import states
 from bot.staff.context import Principal
 from crm.models import ConversationState
 
@@ -46,5 +46,5 @@ def controls_for(
         can_assign=can_assign,
         take_over=state != ConversationState.queued,
         can_reply=mine,
-        can_resolve=mine or (principal.is_admin and state in store.HELD_STATES),
+        can_resolve=mine or (principal.is_admin and state in states.HELD_STATES),
     )

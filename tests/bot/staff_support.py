@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels.base import ConversationRef, InboundMessage
+from bot.core.messages import ConversationRef, InboundMessage
 from bot.conversations import Outcome
 from bot.staff import accounts
 from crm.models import AuditEntry, Handoff, Message, StaffRole, StaffUser

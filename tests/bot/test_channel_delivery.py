@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from telegram import Bot
 
 from bot.channels import widget
-from bot.channels.base import ConversationRef, OutboundMessage
+from bot.core.messages import ConversationRef, OutboundMessage
 from bot.channels.sms import SmsChannel, make_twilio_client
 from bot.channels.telegram import TelegramChannel
 from bot.conversations import ConversationService, DeliveryFailed

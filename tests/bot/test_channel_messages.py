@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.channels.base import InboundMessage
+from bot.core.messages import InboundMessage
 
 
 def test_nul_characters_never_reach_storage() -> None:

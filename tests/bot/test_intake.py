@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels.base import InboundMessage
+from bot.core.messages import InboundMessage
 from bot.conversations import ConversationService
 from bot.intake.door import Intake
 from bot.metrics import Metrics

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.channels.base import Button
+from bot.core.messages import Button
 from bot.rasa import BotReply, RasaClient, RasaFailure, RasaMetadata, check_url, parse_replies
 from tests.fakes.gateway import free_port
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.channels.base import InboundMessage
+from bot.core.messages import InboundMessage
 from bot.fanout import RedisFanout
 from bot.locks import RedisTurnGuard
 from tests.fakes.rigs import ServiceRig

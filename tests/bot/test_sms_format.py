@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.channels.base import Button, OutboundMessage
+from bot.core.messages import Button, OutboundMessage
 from bot.channels.sms import (
     MAX_SMS_CHARS,
     ShopTexts,

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels.base import ConversationRef, OutboundMessage
+from bot.core.messages import ConversationRef, OutboundMessage
 from bot.channels.sms import SmsChannel, TextNotSent, make_twilio_client
 from bot.conversations import ConversationService, DeliveryFailed
 from bot.intake.door import Intake

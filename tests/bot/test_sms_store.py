@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import sms_store
-from bot.channels.base import InboundMessage
+from bot.core.messages import InboundMessage
 from crm.clock import utcnow
 from crm.models import Consent, Conversation, ConversationState, Message, Sender
 from tests.factories import make_customer

@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels.base import ConversationRef, OutboundMessage
+from bot.core.messages import ConversationRef, OutboundMessage
 from bot.conversations import ConversationService
 from bot.fanout import LocalFanout
 from bot.metrics import Metrics

@@ -16,7 +16,7 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 
 from bot import replies
-from bot.channels.base import Button, ConversationRef, InboundMessage, OutboundMessage
+from bot.core.messages import Button, ConversationRef, InboundMessage, OutboundMessage
 from bot.channels.telegram import api, wire
 from bot.channels.telegram.events import Events
 from bot.channels.telegram.links import DeepLink, make_deep_link

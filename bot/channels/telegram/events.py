@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import Message, ReplyKeyboardRemove, Update
 
-from bot.channels.base import ConversationRef, InboundMessage
+from bot.core.messages import ConversationRef, InboundMessage
 from bot.channels.telegram import texts, wire
 from bot.channels.telegram.links import LinkTokenError, read_link_token
 

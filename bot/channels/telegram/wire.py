@@ -20,7 +20,7 @@ from telegram.error import RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels import text as _text
-from bot.channels.base import Button
+from bot.core.messages import Button
 from bot.channels.telegram.texts import SHARE_PHONE_BUTTON
 
 TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096, counted in UTF-16 code units

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot import store
+from bot.persistence import states
 from bot.conversations import DeliveryFailed
 from bot.deps import Service, Settings, SignedIn, Staff, StaffPost, Viewer
 from bot.staff import console
@@ -37,7 +37,7 @@ REFUSALS = {
 }
 
 
-def transition_refused(exc: store.TransitionRefused) -> Refusal:
+def transition_refused(exc: states.TransitionRefused) -> Refusal:
     status, sentence = REFUSALS.get(exc.reason, (409, "That can't be done right now."))
     return Refusal(status, sentence)
 
@@ -119,7 +119,7 @@ async def _act(action: Callable[..., Awaitable[Any]], principal: Principal, cid:
     """Assign or resolve as this staff member (an admin may take over); a refusal as a page."""
     try:
         await action(conversation_id=cid, staff_id=principal.id, may_take_over=principal.is_admin)
-    except store.TransitionRefused as exc:
+    except states.TransitionRefused as exc:
         raise transition_refused(exc) from exc
 
 
@@ -137,7 +137,7 @@ async def reply(
         outbound = await service.staff_reply(
             conversation_id=cid, staff_id=principal.id, staff_name=principal.name, text=text
         )
-    except store.TransitionRefused as exc:
+    except states.TransitionRefused as exc:
         raise transition_refused(exc) from exc
     except DeliveryFailed as exc:
         logger.warning("staff reply stored but not delivered: %s", exc, extra={"conversation_id": cid})
