@@ -46,7 +46,7 @@ train: setup
 	scripts/train.sh
 
 validate: setup
-	.venv-rasa/bin/rasa data validate --domain domain --data data --config config.yml --fail-on-warnings
+	.venv-rasa/bin/rasa data validate --domain domain.yml --data data --config config.yml --fail-on-warnings
 
 run: setup seed train
 	DEMO_MODE=$${DEMO_MODE:-true} $(APP_PY) -m bot.supervisor

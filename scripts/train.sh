@@ -16,9 +16,9 @@ fi
 model=models/assistant.tar.gz
 stamp=models/assistant.inputs.sha256
 inputs_hash() {
-  { find domain data rasa_ext build/spacy/en_shop -type f \( -name '*.yml' -o -name '*.yaml' -o -name '*.py' -o -name '*.cfg' -o -name '*.json' \) -not -path '*/__pycache__/*' -print0 \
+  { find data rasa_ext build/spacy/en_shop -type f \( -name '*.yml' -o -name '*.yaml' -o -name '*.py' -o -name '*.cfg' -o -name '*.json' \) -not -path '*/__pycache__/*' -print0 \
       | LC_ALL=C sort -z | xargs -0 sha256sum
-    sha256sum config.yml requirements/rasa.txt
+    sha256sum domain.yml config.yml requirements/rasa.txt
     if [ "$#" -gt 0 ]; then printf 'args %s\n' "$*"; fi
   } | sha256sum | cut -d' ' -f1
 }
@@ -30,7 +30,7 @@ fi
 export TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 start=$(date +%s)
 rm -f "$stamp"
-.venv-rasa/bin/rasa train --domain domain --data data --config config.yml --out models \
+.venv-rasa/bin/rasa train --domain domain.yml --data data --config config.yml --out models \
   --fixed-model-name assistant "$@"
 echo "$want" > "$stamp"
 echo "rasa train finished in $(( $(date +%s) - start ))s"

@@ -21,7 +21,7 @@ from crm.vocabulary import ConversationState
 
 logger = logging.getLogger(__name__)
 
-# What Rasa is told when staff hand a conversation back (domain/base.yml).
+# What Rasa is told when staff hand a conversation back (domain.yml).
 RESUME_INTENT = "handoff_resolved"
 
 

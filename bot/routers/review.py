@@ -38,10 +38,9 @@ _INTERNAL = {"nlu_fallback", "handoff_resolved", "resume_conversation"}
 @lru_cache(maxsize=1)
 def known_intents() -> tuple[str, ...]:
     names: set[str] = set()
-    for path in sorted((PROJECT_ROOT / "domain").glob("*.yml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for intent in data.get("intents") or []:
-            names.add(next(iter(intent)) if isinstance(intent, dict) else str(intent))
+    data = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8")) or {}
+    for intent in data.get("intents") or []:
+        names.add(next(iter(intent)) if isinstance(intent, dict) else str(intent))
     return tuple(sorted(names - _INTERNAL))
 
 

@@ -13,19 +13,19 @@ import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-DOMAIN_DIR = Path(__file__).resolve().parents[2] / "domain"
+DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
 
 
 def load_domain() -> dict[str, Any]:
-    """The merged domain/ directory, as the action server receives it (slots, forms, actions)."""
-    merged: dict[str, Any] = {"slots": {}, "forms": {}, "actions": [], "responses": {}, "intents": []}
-    for path in sorted(DOMAIN_DIR.glob("*.yml")):
-        part = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for key in ("slots", "forms", "responses"):
-            merged[key].update(part.get(key) or {})
-        merged["actions"].extend(part.get("actions") or [])
-        merged["intents"].extend(part.get("intents") or [])
-    return merged
+    """domain.yml as the action server receives it (slots, forms, actions, responses, intents)."""
+    part = yaml.safe_load(DOMAIN_FILE.read_text(encoding="utf-8")) or {}
+    return {
+        "slots": part.get("slots") or {},
+        "forms": part.get("forms") or {},
+        "actions": list(part.get("actions") or []),
+        "responses": part.get("responses") or {},
+        "intents": list(part.get("intents") or []),
+    }
 
 
 def user_event(

@@ -23,7 +23,7 @@ TRIGGER_ONLY = "The intent 'handoff_resolved' is listed in the domain file, but 
 
 def test_rasa_data_validate_is_clean() -> None:
     result = subprocess.run(
-        [RASA, "data", "validate", "--domain", "domain", "--data", "data", "--config", "config.yml"],
+        [RASA, "data", "validate", "--domain", "domain.yml", "--data", "data", "--config", "config.yml"],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600,
     )
     output = result.stdout + result.stderr
