@@ -10,6 +10,7 @@ module never imports a channel; channels register here.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +40,8 @@ from bot.recovery import TurnKeeper, TurnPolicy
 from bot.redelivery import DeliveryLedger
 from crm.clock import utcnow
 from crm.shop import ShopProfile
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "RESUME_INTENT",
@@ -280,5 +283,8 @@ class ConversationService:
         await self.turns.aclose()
         try:
             await self._background.drain(timeout=timeout)
+            await asyncio.wait_for(self.deliveries.settled(), timeout=timeout)
+        except asyncio.TimeoutError:
+            logger.warning("delivery marks still being written at shutdown; their replies may be sent again")
         finally:
             self.uow.close()

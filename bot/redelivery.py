@@ -12,6 +12,7 @@ sends it again, which is the right side to err on for a promise.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -100,10 +101,23 @@ class DeliveryLedger:
         self.grace = grace
         self.max_age = max_age
         self._unsettled: list[tuple[list[str], Delivery]] = []
+        self._writing: set[asyncio.Task[None]] = set()
 
     async def mark(self, ids: list[str], delivery: Delivery) -> None:
+        """Record that these messages went out (or were refused), behind the turn: the
+        write never delays the customer's next frame ("typing off") or the next turn."""
         if not any(i.isdigit() for i in ids):
             return
+        task = asyncio.ensure_future(self._write(list(ids), delivery))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def settled(self) -> None:
+        """Wait for the marks in progress (the recovery pass, shutdown, tests)."""
+        while self._writing:
+            await asyncio.gather(*set(self._writing), return_exceptions=True)
+
+    async def _write(self, ids: list[str], delivery: Delivery) -> None:
         try:
             await self._db(settle, ids=ids, delivery=delivery)
         except SQLAlchemyError:
@@ -112,6 +126,7 @@ class DeliveryLedger:
 
     async def pay(self, send: Callable[[ConversationRef, OutboundMessage], Awaitable[None]], *, now: datetime) -> int:
         """Write deferred marks, then send what is still owed; the number of messages sent."""
+        await self.settled()
         while self._unsettled:
             ids, delivery = self._unsettled[0]
             await self._db(settle, ids=ids, delivery=delivery)

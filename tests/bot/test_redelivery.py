@@ -47,6 +47,7 @@ def store_unsent_replies(rig: ServiceRig, conversation_id: str, *texts: str) -> 
 async def test_a_normal_turn_marks_its_replies_sent(rig: ServiceRig) -> None:
     conversation = await rig.conversation()
     await rig.service.handle(inbound(conversation.id, "1", "hello"))
+    await rig.service.deliveries.settled()  # the mark is written behind the turn
     assert deliveries(rig, conversation.id) == [
         (Sender.customer, "hello", None),
         (Sender.bot, "echo: hello", Delivery.sent),
@@ -158,4 +159,5 @@ async def test_a_refusal_on_the_normal_path_is_recorded(rig: ServiceRig) -> None
     rig.channel.send = refuse  # type: ignore[method-assign]
     with pytest.raises(DeliveryFailed):
         await rig.service.notify(conversation_id=conversation.id, text="your order shipped", data={})
+    await rig.service.deliveries.settled()
     assert deliveries(rig, conversation.id)[-1] == (Sender.system, "your order shipped", Delivery.refused)
