@@ -79,11 +79,15 @@ async def test_whatever_the_timing_no_bot_message_follows_the_assignment(rig: Ha
     assert all(sender is not Sender.bot for sender, _ in after), after
     stored = [m for m in rig.messages(conversation.id) if m.sender is Sender.bot]
     delivered = [o for _, o in rig.channel.sent if o.sender is Sender.bot]
-    # Either the bot was quicker (its reply went out before the notice) or it was held back.
+    # Either the bot was quicker (its reply went out before the notice), or it was held back
+    # (its reply stored for the record only), or - on a busy machine - the person was in
+    # before the turn began, and the message went to them without asking the bot at all.
     if outcome is Outcome.answered:
         assert [o.text for o in delivered] == ["echo: hello"] and not stored[0].data
     else:
-        assert outcome is Outcome.held and delivered == [] and stored[0].data == {"suppressed": True}
+        assert outcome is Outcome.held and delivered == []
+        assert [m.data for m in stored] in ([{"suppressed": True}], []), stored
+        assert stored or rig.rasa.fake.calls == []
 
 
 async def test_taking_over_during_a_handoff_turn_keeps_one_packet_with_the_person_who_took_it(
