@@ -10,11 +10,14 @@ Identity comes from two places only, both out of the customer's reach:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from crm.db import session_scope
@@ -66,3 +69,39 @@ def latest_intent(tracker: Tracker) -> str | None:
     intent = (tracker.latest_message or {}).get("intent") or {}
     name = intent.get("name")
     return name if isinstance(name, str) else None
+
+
+class VerifiedCustomerAction(Action, ABC):
+    """An action that acts only for a verified customer, inside one CRM unit of work.
+
+    The rules already send everyone else through verification first; the
+    action checks again itself, because a rule is a prediction, not a guarantee.
+    Subclasses write `act`; `unverified` answers anyone else. Abstract, so the
+    action server does not register it as an action of its own.
+    """
+
+    # Said to a customer who is not verified (the default `unverified`).
+    needs_verification: str = ""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        with crm_session() as session:
+            customer = verified_customer(session, tracker)
+            if customer is None:
+                return self.unverified(dispatcher, tracker)
+            return self.act(session, customer, dispatcher, tracker, domain)
+
+    def unverified(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        dispatcher.utter_message(text=self.needs_verification)
+        return []
+
+    @abstractmethod
+    def act(
+        self,
+        session: Session,
+        customer: Customer,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[EventType]: ...

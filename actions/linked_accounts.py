@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from actions.common import crm_session, verified_customer
+from actions.common import VerifiedCustomerAction
 from actions.identity.complete import start_verification
 from crm.models import ChannelIdentity, Conversation, Customer
 from crm.services.audit import audit
@@ -55,21 +55,25 @@ def _identities(session: Session, customer: Customer) -> list[ChannelIdentity]:
     )
 
 
-class ActionLinkedAccounts(Action):
+class ActionLinkedAccounts(VerifiedCustomerAction):
     def name(self) -> str:
         return "action_linked_accounts"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    def unverified(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        return start_verification("linked_accounts")
+
+    def act(
+        self,
+        session: Session,
+        customer: Customer,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
     ) -> list[EventType]:
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                return start_verification("linked_accounts")
-            chosen = next(tracker.get_latest_entity_values(ENTITY), None)
-            if chosen is not None:
-                return _remove(session, dispatcher, tracker, customer, chosen)
-            labels = [(identity.id, _label(identity)) for identity in _identities(session, customer)]
+        chosen = next(tracker.get_latest_entity_values(ENTITY), None)
+        if chosen is not None:
+            return _remove(session, dispatcher, tracker, customer, chosen)
+        labels = [(identity.id, _label(identity)) for identity in _identities(session, customer)]
         if not labels:
             dispatcher.utter_message(text=NONE_LINKED)
             return []

@@ -11,12 +11,14 @@ import logging
 import re
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
 
-from actions.common import channel, crm_session, latest_intent, verified_customer
+from actions.common import VerifiedCustomerAction, channel, latest_intent
 from actions.shop_info import join_words
+from crm.models import Customer
 from crm.services.audit import audit
 from crm.services.customers import erase_customer, set_marketing_consent, stored_data_summary
 from crm.shop import ShopProfileError, load_shop_profile
@@ -57,31 +59,32 @@ def describe_counts(summary: dict[str, int]) -> list[str]:
     return lines
 
 
-class ActionDataSummary(Action):
+class ActionDataSummary(VerifiedCustomerAction):
+    needs_verification = NEEDS_VERIFICATION
+
     def name(self) -> str:
         return "action_data_summary"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    def act(
+        self,
+        session: Session,
+        customer: Customer,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
     ) -> list[EventType]:
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                dispatcher.utter_message(text=NEEDS_VERIFICATION)
-                return []
-            summary = stored_data_summary(session, customer=customer)
-            opted_in = customer.marketing_opt_in
-            # A subject access request is itself worth a trace (counts only).
-            audit(
-                session,
-                actor=f"customer:{customer.external_id}",
-                action="customer.data_summary",
-                subject=f"customer:{customer.external_id}",
-            )
+        summary = stored_data_summary(session, customer=customer)
+        # A subject access request is itself worth a trace (counts only).
+        audit(
+            session,
+            actor=f"customer:{customer.external_id}",
+            action="customer.data_summary",
+            subject=f"customer:{customer.external_id}",
+        )
         items = "\n".join(f"• {line}" for line in describe_counts(summary))
         marketing = (
             "You're subscribed to our newsletter."
-            if opted_in
+            if customer.marketing_opt_in
             else "You're not subscribed to our newsletter."
         )
         dispatcher.utter_message(
@@ -132,8 +135,10 @@ def _newsletter_request_text(tracker: Tracker) -> str | None:
     return None
 
 
-class ActionNewsletter(Action):
+class ActionNewsletter(VerifiedCustomerAction):
     """Subscribe or unsubscribe as the customer's newsletter message says; ask if it doesn't."""
+
+    needs_verification = NEEDS_VERIFICATION
 
     def name(self) -> str:
         return "action_newsletter"
@@ -141,28 +146,30 @@ class ActionNewsletter(Action):
     def choice(self, tracker: Tracker) -> bool | None:
         return newsletter_choice(_newsletter_request_text(tracker))
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    def unverified(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        return [*super().unverified(dispatcher, tracker), SlotSet("newsletter_asked", False)]
+
+    def act(
+        self,
+        session: Session,
+        customer: Customer,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
     ) -> list[EventType]:
         choice = self.choice(tracker)
-
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                dispatcher.utter_message(text=NEEDS_VERIFICATION)
-                return [SlotSet("newsletter_asked", False)]
-            if choice is None:
-                dispatcher.utter_message(
-                    text=f"{_about_newsletter()}Would you like to get it?",
-                    buttons=[
-                        {"title": "Yes, subscribe me", "payload": "/affirm"},
-                        {"title": "No, unsubscribe me", "payload": "/deny"},
-                    ],
-                )
-                return [SlotSet("newsletter_asked", True)]
-            if customer.marketing_opt_in != choice:
-                set_marketing_consent(session, customer=customer, granted=choice, source=channel(tracker))
-                logger.info("marketing consent changed by customer: granted=%s", choice)
+        if choice is None:
+            dispatcher.utter_message(
+                text=f"{_about_newsletter()}Would you like to get it?",
+                buttons=[
+                    {"title": "Yes, subscribe me", "payload": "/affirm"},
+                    {"title": "No, unsubscribe me", "payload": "/deny"},
+                ],
+            )
+            return [SlotSet("newsletter_asked", True)]
+        if customer.marketing_opt_in != choice:
+            set_marketing_consent(session, customer=customer, granted=choice, source=channel(tracker))
+            logger.info("marketing consent changed by customer: granted=%s", choice)
         if choice:
             dispatcher.utter_message(
                 text="Done — you're subscribed to our newsletter. You can unsubscribe any time, "
@@ -216,21 +223,22 @@ _IDENTITY_SLOTS: dict[str, Any] = {
 }
 
 
-class ActionEraseCustomerData(Action):
+class ActionEraseCustomerData(VerifiedCustomerAction):
+    needs_verification = NEEDS_VERIFICATION
+
     def name(self) -> str:
         return "action_erase_customer_data"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    def act(
+        self,
+        session: Session,
+        customer: Customer,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
     ) -> list[EventType]:
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                dispatcher.utter_message(text=NEEDS_VERIFICATION)
-                return []
-            summary = stored_data_summary(session, customer=customer)
-            external_id = customer.external_id
-            erased = erase_customer(session, customer=customer, actor=f"customer:{external_id}")
+        summary = stored_data_summary(session, customer=customer)
+        erased = erase_customer(session, customer=customer, actor=f"customer:{customer.external_id}")
         conversations = list(dict.fromkeys([*erased, tracker.sender_id]))
         logger.info("customer erased on request: %d conversations", len(conversations))
 

@@ -1,24 +1,24 @@
 """One run of an order action: the verified customer, the CRM session, the order meant.
 
-`OrderAction` looks the customer up itself (`verified_customer`) and reads
+`OrderAction` acts only for the verified customer (`VerifiedCustomerAction`) and reads
 orders only through `get_order_for_customer`, so an order number that is
 someone else's gets the same answer as one that does not exist.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.common import crm_session, message_metadata, verified_customer
+from actions.common import VerifiedCustomerAction, message_metadata
 from actions.identity.complete import start_verification
 from actions.orders.words import (
     HISTORY_BUTTON,
@@ -134,20 +134,24 @@ def asking(awaiting: str, order: Order, **extra: Any) -> list[EventType]:
     ] + [SlotSet(name, value) for name, value in extra.items()]
 
 
-class OrderAction(Action, ABC):
-    """One verified customer, one CRM session, per run. Abstract, so the action
-    server does not register it as an action of its own."""
+class OrderAction(VerifiedCustomerAction):
+    """One verified customer, one CRM session, one `Turn` per run; anyone else
+    is sent through verification for `intent`. Abstract, like its base."""
 
     intent: str = ""
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    def unverified(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        return start_verification(self.intent)
+
+    def act(
+        self,
+        session: Session,
+        customer: Customer,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
     ) -> list[EventType]:
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                return start_verification(self.intent)
-            return self.answer(Turn(dispatcher, tracker, session, customer))
+        return self.answer(Turn(dispatcher, tracker, session, customer))
 
     @abstractmethod
     def answer(self, turn: Turn) -> list[EventType]: ...
