@@ -33,6 +33,15 @@ def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else seconds / 60
 
 
+def _csat_columns(first: str) -> list[Column]:
+    """A CSAT table's columns: who or what the row is about, then its ratings."""
+    return [Column(first, "text"), Column("Ratings"), Column("Satisfied (4–5)", "pct"), Column("Average (1–5)", "num")]
+
+
+def _csat_row(label: str, stats: dict[str, Any]) -> list[Any]:
+    return [label, stats["count"], stats["satisfied"], stats["average"]]
+
+
 def tables(ins: Insights) -> dict[str, Table]:
     found = [
         Table(
@@ -62,18 +71,16 @@ def tables(ins: Insights) -> dict[str, Table]:
         Table(
             "csat",
             "Customer satisfaction (CSAT), bot only vs with a person",
-            [Column("Conversations", "text"), Column("Ratings"), Column("Satisfied (4–5)", "pct"),
-             Column("Average (1–5)", "num")],
-            [[label, ins.csat[key]["count"], ins.csat[key]["satisfied"], ins.csat[key]["average"]]
+            _csat_columns("Conversations"),
+            [_csat_row(label, ins.csat[key])
              for key, label in (("all", "All"), ("bot", "Bot only"), ("person", "With a person"))],
         ),  # fmt: skip
         Table(
             "csat_by_staff",
             "CSAT per staff member",
-            [Column("Staff member", "text"), Column("Ratings"), Column("Satisfied (4–5)", "pct"),
-             Column("Average (1–5)", "num")],
-            [[r["name"], r["count"], r["satisfied"], r["average"]] for r in ins.csat_by_staff],
-        ),  # fmt: skip
+            _csat_columns("Staff member"),
+            [_csat_row(r["name"], r) for r in ins.csat_by_staff],
+        ),
         Table(
             "nps_comments",
             "What customers said with their NPS score",
