@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bot.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,59 +124,62 @@ def _read_password(from_stdin: bool) -> str | None:
     return first
 
 
-def _staff_add(args: argparse.Namespace) -> int:
+class _Refused(Exception):
+    """A staff command cannot do what was asked; the message says why."""
+
+
+def _with_new_password(args: argparse.Namespace, write: Callable[[Session, str], str]) -> int:
+    """Read the new password, then `write` it in one unit of work and print what it says.
+
+    A weak password, an account error or `_Refused` changes nothing and is printed instead.
+    """
     from bot.staff import accounts, passwords
     from crm.db import session_scope
-    from crm.models import StaffRole
 
     password = _read_password(args.password_stdin)
     if password is None:
         return 1
     try:
         with session_scope(get_settings().database_url) as session:
-            staff = accounts.create_staff(
-                session,
-                email=args.email,
-                name=args.name,
-                role=StaffRole(args.role),
-                password=password,
-                actor="cli",
-            )
-            created = (staff.id, staff.email, staff.role.value)
-    except (accounts.AccountError, passwords.WeakPassword) as exc:
+            done = write(session, password)
+    except (_Refused, accounts.AccountError, passwords.WeakPassword) as exc:
         print(exc, file=sys.stderr)
         return 1
-    print(f"Created {created[2]} account {created[1]} (id {created[0]}). Sign in at /staff.")
+    print(done)
     return 0
+
+
+def _staff_add(args: argparse.Namespace) -> int:
+    from bot.staff import accounts
+    from crm.models import StaffRole
+
+    def create(session: Session, password: str) -> str:
+        staff = accounts.create_staff(
+            session,
+            email=args.email,
+            name=args.name,
+            role=StaffRole(args.role),
+            password=password,
+            actor="cli",
+        )
+        return f"Created {staff.role.value} account {staff.email} (id {staff.id}). Sign in at /staff."
+
+    return _with_new_password(args, create)
 
 
 def _staff_set_password(args: argparse.Namespace) -> int:
     from bot.staff import accounts, passwords
-    from crm.db import session_scope
     from crm.services.audit import audit
 
-    password = _read_password(args.password_stdin)
-    if password is None:
-        return 1
-    try:
-        with session_scope(get_settings().database_url) as session:
-            staff = accounts.get_staff_by_email(session, email=args.email)
-            if staff is None:
-                print("There is no staff account with that e-mail address.", file=sys.stderr)
-                return 1
-            staff.password_hash = passwords.hash_password(password)
-            audit(
-                session,
-                actor="cli",
-                action="staff.update",
-                subject=f"staff:{staff.id}",
-                detail={"password": "reset"},
-            )
-    except passwords.WeakPassword as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print("Password changed; sessions signed in with the old one have ended.")
-    return 0
+    def reset(session: Session, password: str) -> str:
+        staff = accounts.get_staff_by_email(session, email=args.email)
+        if staff is None:
+            raise _Refused("There is no staff account with that e-mail address.")
+        staff.password_hash = passwords.hash_password(password)
+        audit(session, actor="cli", action="staff.update", subject=f"staff:{staff.id}", detail={"password": "reset"})
+        return "Password changed; sessions signed in with the old one have ended."
+
+    return _with_new_password(args, reset)
 
 
 def _staff_list(args: argparse.Namespace) -> int:
