@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,3 +38,10 @@ class CRMSettings(BaseSettings):
 @lru_cache
 def get_settings() -> CRMSettings:
     return CRMSettings()
+
+
+def blank_or_matching(value: str, pattern: str, problem: str) -> str:
+    """A setting that may be left empty, or else must match `pattern` whole; ValueError(problem) if not."""
+    if value and not re.fullmatch(pattern, value):
+        raise ValueError(problem)
+    return value
