@@ -19,13 +19,13 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.common import VerifiedCustomerAction
 from actions.identity.complete import start_verification
-from crm.models import ChannelIdentity, Conversation, Customer
-from crm.services.audit import audit
+from crm.models import ChannelIdentity, Customer
+from crm.services.customers import unlink_channel_identity
 
 logger = logging.getLogger(__name__)
 
@@ -99,25 +99,7 @@ def _remove(
         dispatcher.utter_message(text=NOT_YOURS)
         return []
     channel = identity.channel
-    # The account's own chat stops being this customer's: its next message starts anonymous.
-    session.execute(
-        update(Conversation)
-        .where(
-            Conversation.channel == channel,
-            Conversation.address == identity.external_user_id,
-            Conversation.customer_id == customer.id,
-        )
-        .values(address="")
-        .execution_options(synchronize_session=False)
-    )
-    session.delete(identity)
-    audit(
-        session,
-        actor=f"customer:{customer.external_id}",
-        action="identity.unlink",
-        subject=f"customer:{customer.external_id}",
-        detail={"channel": channel},
-    )
+    unlink_channel_identity(session, customer=customer, identity=identity)
     logger.info("customer removed a linked account", extra={"channel": channel})
     dispatcher.utter_message(text=REMOVED.format(channel=_NAMES.get(channel, channel)))
     return []
