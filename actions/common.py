@@ -13,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -71,6 +72,23 @@ def latest_intent(tracker: Tracker) -> str | None:
     return name if isinstance(name, str) else None
 
 
+NEEDS_VERIFICATION = (
+    "I can only do that once I've confirmed it's you. Tell me what you'd like again and I'll "
+    "ask for your order number and e-mail address first."
+)
+
+
+@dataclass(frozen=True)
+class CustomerRun:
+    """One run of a `VerifiedCustomerAction`: who asked, in which unit of work, and where to answer."""
+
+    session: Session
+    customer: Customer
+    dispatcher: CollectingDispatcher
+    tracker: Tracker
+    domain: dict[str, Any]
+
+
 class VerifiedCustomerAction(Action, ABC):
     """An action that acts only for a verified customer, inside one CRM unit of work.
 
@@ -81,7 +99,7 @@ class VerifiedCustomerAction(Action, ABC):
     """
 
     # Said to a customer who is not verified (the default `unverified`).
-    needs_verification: str = ""
+    needs_verification: str = NEEDS_VERIFICATION
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -90,18 +108,11 @@ class VerifiedCustomerAction(Action, ABC):
             customer = verified_customer(session, tracker)
             if customer is None:
                 return self.unverified(dispatcher, tracker)
-            return self.act(session, customer, dispatcher, tracker, domain)
+            return self.act(CustomerRun(session, customer, dispatcher, tracker, domain))
 
     def unverified(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         dispatcher.utter_message(text=self.needs_verification)
         return []
 
     @abstractmethod
-    def act(
-        self,
-        session: Session,
-        customer: Customer,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: dict[str, Any],
-    ) -> list[EventType]: ...
+    def act(self, run: CustomerRun) -> list[EventType]: ...

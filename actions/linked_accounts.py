@@ -22,7 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.common import VerifiedCustomerAction
+from actions.common import CustomerRun, VerifiedCustomerAction
 from actions.identity.complete import start_verification
 from crm.models import ChannelIdentity, Customer
 from crm.services.customers import unlink_channel_identity
@@ -62,27 +62,20 @@ class ActionLinkedAccounts(VerifiedCustomerAction):
     def unverified(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         return start_verification("linked_accounts")
 
-    def act(
-        self,
-        session: Session,
-        customer: Customer,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: dict[str, Any],
-    ) -> list[EventType]:
-        chosen = next(tracker.get_latest_entity_values(ENTITY), None)
+    def act(self, run: CustomerRun) -> list[EventType]:
+        chosen = next(run.tracker.get_latest_entity_values(ENTITY), None)
         if chosen is not None:
-            return _remove(session, dispatcher, tracker, customer, chosen)
-        labels = [(identity.id, _label(identity)) for identity in _identities(session, customer)]
+            return _remove(run.session, run.dispatcher, run.tracker, run.customer, chosen)
+        labels = [(identity.id, _label(identity)) for identity in _identities(run.session, run.customer)]
         if not labels:
-            dispatcher.utter_message(text=NONE_LINKED)
+            run.dispatcher.utter_message(text=NONE_LINKED)
             return []
         lines = "\n".join(f"• {label}" for _, label in labels)
         buttons = [
             {"title": f"Remove {label.split(',')[0]}", "payload": f'/linked_accounts{{"{ENTITY}":"{row_id}"}}'}
             for row_id, label in labels
         ]
-        dispatcher.utter_message(text=LISTED.format(lines=lines), buttons=buttons)
+        run.dispatcher.utter_message(text=LISTED.format(lines=lines), buttons=buttons)
         return []
 
 

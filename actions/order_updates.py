@@ -9,7 +9,6 @@ changes the other.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
@@ -17,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.common import VerifiedCustomerAction, channel, latest_intent
+from actions.common import CustomerRun, VerifiedCustomerAction, channel, latest_intent
 from crm.models import Consent, Customer, Order, OrderStatus
 from crm.services.consents import CONSENT_KIND, set_consent
 
@@ -50,18 +49,11 @@ class ActionOrderUpdates(VerifiedCustomerAction):
     def name(self) -> str:
         return "action_order_updates"
 
-    def act(
-        self,
-        session: Session,
-        customer: Customer,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: dict[str, Any],
-    ) -> list[EventType]:
-        granted = latest_intent(tracker) == "order_updates_start"
-        if set_consent(session, customer=customer, granted=granted, source=channel(tracker)):
+    def act(self, run: CustomerRun) -> list[EventType]:
+        granted = latest_intent(run.tracker) == "order_updates_start"
+        if set_consent(run.session, customer=run.customer, granted=granted, source=channel(run.tracker)):
             logger.info("order updates consent changed by customer: granted=%s", granted)
-        dispatcher.utter_message(text=STARTED if granted else STOPPED)
+        run.dispatcher.utter_message(text=STARTED if granted else STOPPED)
         return []
 
 

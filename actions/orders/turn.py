@@ -15,10 +15,9 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.common import VerifiedCustomerAction, message_metadata
+from actions.common import CustomerRun, VerifiedCustomerAction, message_metadata
 from actions.identity.complete import start_verification
 from actions.orders.words import (
     HISTORY_BUTTON,
@@ -143,15 +142,8 @@ class OrderAction(VerifiedCustomerAction):
     def unverified(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         return start_verification(self.intent)
 
-    def act(
-        self,
-        session: Session,
-        customer: Customer,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[EventType]:
-        return self.answer(Turn(dispatcher, tracker, session, customer))
+    def act(self, run: CustomerRun) -> list[EventType]:
+        return self.answer(Turn(run.dispatcher, run.tracker, run.session, run.customer))
 
     @abstractmethod
     def answer(self, turn: Turn) -> list[EventType]: ...
