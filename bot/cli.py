@@ -28,20 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     staff = commands.add_parser("staff", help="staff console accounts")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True)
-    add = staff_commands.add_parser("add", help="create a staff account (asks for the password)")
-    add.add_argument("--email", required=True)
+    add = _password_command(
+        staff_commands, "add", "create a staff account (asks for the password)", _staff_add, " (for scripts)"
+    )
     add.add_argument("--name", required=True, help="shown to customers when this person joins a chat")
     add.add_argument("--role", choices=["agent", "admin"], default="agent")
-    add.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input (for scripts)"
-    )
-    add.set_defaults(run=_staff_add)
-    password = staff_commands.add_parser("set-password", help="give an account a new password")
-    password.add_argument("--email", required=True)
-    password.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
-    password.set_defaults(run=_staff_set_password)
+    _password_command(staff_commands, "set-password", "give an account a new password", _staff_set_password)
     listing = staff_commands.add_parser("list", help="list staff accounts")
     listing.set_defaults(run=_staff_list)
 
@@ -112,6 +104,23 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help: str,
+    run: Callable[[argparse.Namespace], int],
+    stdin_note: str = "",
+) -> argparse.ArgumentParser:
+    """A staff command that sets a password: --email, and --password-stdin instead of the prompt."""
+    command = commands.add_parser(name, help=help)
+    command.add_argument("--email", required=True)
+    command.add_argument(
+        "--password-stdin", action="store_true", help=f"read the password from standard input{stdin_note}"
+    )
+    command.set_defaults(run=run)
+    return command
+
+
 def _read_password(from_stdin: bool) -> str | None:
     """The new password, typed twice at a prompt, or one line of standard input."""
     if from_stdin:
@@ -176,7 +185,13 @@ def _staff_set_password(args: argparse.Namespace) -> int:
         if staff is None:
             raise _Refused("There is no staff account with that e-mail address.")
         staff.password_hash = passwords.hash_password(password)
-        audit(session, actor="cli", action="staff.update", subject=f"staff:{staff.id}", detail={"password": "reset"})
+        audit(
+            session,
+            actor="cli",
+            action="staff.update",
+            subject=f"staff:{staff.id}",
+            detail={"password": "reset"},
+        )
         return "Password changed; sessions signed in with the old one have ended."
 
     return _with_new_password(args, reset)
