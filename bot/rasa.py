@@ -187,7 +187,9 @@ class RasaClient:
         try:
             with _as_rasa_failure(self._timeout):
                 async with asyncio.timeout(self._timeout):
-                    response = await self._http.get(self._base + conversation, params=params, timeout=self._timeout)
+                    response = await self._http.get(
+                        self._base + conversation, params=params, timeout=self._timeout
+                    )
                     if response.status_code == 404:
                         return False
                     if response.status_code != 200:

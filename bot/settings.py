@@ -200,7 +200,9 @@ class GatewaySettings(CRMSettings):
     @classmethod
     def _e164(cls, value: str) -> str:
         return blank_or_matching(
-            value.strip(), r"\+[1-9]\d{6,14}", "TWILIO_FROM_NUMBER must be an E.164 number such as +447700900000"
+            value.strip(),
+            r"\+[1-9]\d{6,14}",
+            "TWILIO_FROM_NUMBER must be an E.164 number such as +447700900000",
         )
 
     @property

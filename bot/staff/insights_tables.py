@@ -35,7 +35,12 @@ def _minutes(seconds: float | None) -> float | None:
 
 def _csat_columns(first: str) -> list[Column]:
     """A CSAT table's columns: who or what the row is about, then its ratings."""
-    return [Column(first, "text"), Column("Ratings"), Column("Satisfied (4–5)", "pct"), Column("Average (1–5)", "num")]
+    return [
+        Column(first, "text"),
+        Column("Ratings"),
+        Column("Satisfied (4–5)", "pct"),
+        Column("Average (1–5)", "num"),
+    ]
 
 
 def _csat_row(label: str, stats: dict[str, Any]) -> list[Any]:
