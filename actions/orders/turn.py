@@ -29,7 +29,8 @@ from actions.orders.words import (
     Buttons,
     order_button,
 )
-from crm.models import Customer, Order
+from actions.shop_requests import ask_shop
+from crm.models import Customer, Order, ShopRequest, ShopRequestKind
 from crm.services.orders import get_order_for_customer, normalize_order_number, recent_orders
 
 # How far back "your orders" reaches when the customer names none.
@@ -51,6 +52,12 @@ class Turn:
 
     def say(self, text: str, buttons: Buttons | None = None) -> None:
         self.dispatcher.utter_message(text=text, buttons=buttons or [])
+
+    def ask_shop(
+        self, order: Order, kind: ShopRequestKind, detail: dict[str, Any] | None = None
+    ) -> ShopRequest:
+        """Send the shop a request about the order, from this customer and conversation."""
+        return ask_shop(self.session, self.tracker, order=order, kind=kind, actor=self.actor, detail=detail)
 
     def orders(self, keep: Callable[[Order], bool] = lambda o: True) -> list[Order]:
         """The customer's recent orders, newest first, that `keep` accepts."""
