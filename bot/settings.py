@@ -12,7 +12,7 @@ from pydantic_settings import SettingsConfigDict
 
 from bot.settings_parts import SmsSettings, StaffSettings, TelegramSettings, WidgetSettings
 from crm.secret_strength import HOW_TO_MAKE_ONE, weakness
-from crm.settings import PROJECT_ROOT, CRMSettings, blank_or_matching
+from crm.settings import PROJECT_ROOT, CRMSettings, blank_or_matching, stripped_blank_or_matching
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -196,14 +196,11 @@ class GatewaySettings(CRMSettings):
             raise ValueError(f"{value!r} is not an http(s) address")
         return value
 
-    @field_validator("twilio_from_number")
-    @classmethod
-    def _e164(cls, value: str) -> str:
-        return blank_or_matching(
-            value.strip(),
-            r"\+[1-9]\d{6,14}",
-            "TWILIO_FROM_NUMBER must be an E.164 number such as +447700900000",
-        )
+    _e164 = stripped_blank_or_matching(
+        "twilio_from_number",
+        pattern=r"\+[1-9]\d{6,14}",
+        problem="TWILIO_FROM_NUMBER must be an E.164 number such as +447700900000",
+    )
 
     @property
     def sms_enabled(self) -> bool:
