@@ -72,6 +72,25 @@ def latest_intent(tracker: Tracker) -> str | None:
     return name if isinstance(name, str) else None
 
 
+class PromptAction(Action, ABC):
+    """Says one fixed text with its buttons, and nothing else (a form's question, a prompt).
+
+    Abstract (`name`), so the action server does not register it as an action of its own.
+    """
+
+    text: str = ""
+    buttons: list[dict[str, Any]] = []
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(text=self.text, buttons=self.buttons)
+        return []
+
+
 NEEDS_VERIFICATION = (
     "I can only do that once I've confirmed it's you. Tell me what you'd like again and I'll "
     "ask for your order number and e-mail address first."
