@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -133,18 +134,21 @@ def _notices(summary: dict[str, Any]) -> Table:
     )
 
 
+# How a number of each kind reads on the page ("text" and "int" read as they are).
+_ON_PAGE: dict[str, Callable[[Any], str]] = {
+    "pct": lambda value: f"{value * 100:.0f}%",
+    "chg": lambda value: f"{value * 100:+.0f}%",
+    "num": lambda value: f"{value:.2f}",
+    "min": lambda value: f"{value:.1f}",
+}
+
+
 def cell(value: Any, kind: Kind) -> str:
     """How a value reads on the page."""
     if value is None:
         return "—"
-    if kind == "pct":
-        return f"{value * 100:.0f}%"
-    if kind == "chg":
-        return f"{value * 100:+.0f}%"
-    if kind == "num":
-        return f"{value:.2f}"
-    if kind == "min":
-        return f"{value:.1f}"
+    if kind in _ON_PAGE:
+        return _ON_PAGE[kind](value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
