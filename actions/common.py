@@ -10,11 +10,15 @@ Identity comes from two places only, both out of the customer's reach:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from crm.db import session_scope
@@ -66,3 +70,68 @@ def latest_intent(tracker: Tracker) -> str | None:
     intent = (tracker.latest_message or {}).get("intent") or {}
     name = intent.get("name")
     return name if isinstance(name, str) else None
+
+
+class PromptAction(Action, ABC):
+    """Says one fixed text with its buttons, and nothing else (a form's question, a prompt).
+
+    Abstract (`name`), so the action server does not register it as an action of its own.
+    """
+
+    text: str = ""
+    buttons: list[dict[str, Any]] = []
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(text=self.text, buttons=self.buttons)
+        return []
+
+
+NEEDS_VERIFICATION = (
+    "I can only do that once I've confirmed it's you. Tell me what you'd like again and I'll "
+    "ask for your order number and e-mail address first."
+)
+
+
+@dataclass(frozen=True)
+class CustomerRun:
+    """One run of a `VerifiedCustomerAction`: who asked, in which unit of work, and where to answer."""
+
+    session: Session
+    customer: Customer
+    dispatcher: CollectingDispatcher
+    tracker: Tracker
+    domain: dict[str, Any]
+
+
+class VerifiedCustomerAction(Action, ABC):
+    """An action that acts only for a verified customer, inside one CRM unit of work.
+
+    The rules already send everyone else through verification first; the
+    action checks again itself, because a rule is a prediction, not a guarantee.
+    Subclasses write `act`; `unverified` answers anyone else. Abstract, so the
+    action server does not register it as an action of its own.
+    """
+
+    # Said to a customer who is not verified (the default `unverified`).
+    needs_verification: str = NEEDS_VERIFICATION
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        with crm_session() as session:
+            customer = verified_customer(session, tracker)
+            if customer is None:
+                return self.unverified(dispatcher, tracker)
+            return self.act(CustomerRun(session, customer, dispatcher, tracker, domain))
+
+    def unverified(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        dispatcher.utter_message(text=self.needs_verification)
+        return []
+
+    @abstractmethod
+    def act(self, run: CustomerRun) -> list[EventType]: ...

@@ -24,6 +24,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.common import PromptAction
 from actions.shop_info import PERSON_BUTTON
 
 TWO_STAGE_FALLBACK = "action_two_stage_fallback"
@@ -107,17 +108,14 @@ class ActionAskAffirmation(Action):
         return []
 
 
-class ActionAskRephrase(Action):
+class ActionAskRephrase(PromptAction):
     """Stage two: none of those; ask for other words, with a few suggestions."""
+
+    text = REPHRASE
+    buttons = SUGGESTIONS
 
     def name(self) -> str:
         return "action_default_ask_rephrase"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        dispatcher.utter_message(text=REPHRASE, buttons=SUGGESTIONS)
-        return []
 
 
 class ActionDefaultFallback(Action):

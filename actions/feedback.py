@@ -27,7 +27,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.common import crm_session, latest_intent, verified_customer
+from actions.common import PromptAction, crm_session, latest_intent, verified_customer
 from actions.handoff_resume import staff_rating_given
 from actions.scores import SKIPPED, is_skip, parse_score, to_score
 from actions.shop_info import PERSON_BUTTON
@@ -113,26 +113,20 @@ class ActionCheckFeedback(Action):
         return [SlotSet("ask_feedback", False)]
 
 
-class ActionAskFeedbackScore(Action):
+class ActionAskFeedbackScore(PromptAction):
+    text = ASK_SCORE
+    buttons = SCORE_BUTTONS
+
     def name(self) -> str:
         return "action_ask_feedback_score"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        dispatcher.utter_message(text=ASK_SCORE, buttons=SCORE_BUTTONS)
-        return []
 
+class ActionAskFeedbackComment(PromptAction):
+    text = ASK_COMMENT
+    buttons = COMMENT_BUTTONS
 
-class ActionAskFeedbackComment(Action):
     def name(self) -> str:
         return "action_ask_feedback_comment"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        dispatcher.utter_message(text=ASK_COMMENT, buttons=COMMENT_BUTTONS)
-        return []
 
 
 class ValidateFeedbackForm(FormValidationAction):

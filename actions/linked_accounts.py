@@ -16,16 +16,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.common import crm_session, verified_customer
+from actions.common import CustomerRun, VerifiedCustomerAction
 from actions.identity.complete import start_verification
-from crm.models import ChannelIdentity, Conversation, Customer
-from crm.services.audit import audit
+from crm.models import ChannelIdentity, Customer
+from crm.services.customers import unlink_channel_identity
 
 logger = logging.getLogger(__name__)
 
@@ -55,30 +55,27 @@ def _identities(session: Session, customer: Customer) -> list[ChannelIdentity]:
     )
 
 
-class ActionLinkedAccounts(Action):
+class ActionLinkedAccounts(VerifiedCustomerAction):
     def name(self) -> str:
         return "action_linked_accounts"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                return start_verification("linked_accounts")
-            chosen = next(tracker.get_latest_entity_values(ENTITY), None)
-            if chosen is not None:
-                return _remove(session, dispatcher, tracker, customer, chosen)
-            labels = [(identity.id, _label(identity)) for identity in _identities(session, customer)]
+    def unverified(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        return start_verification("linked_accounts")
+
+    def act(self, run: CustomerRun) -> list[EventType]:
+        chosen = next(run.tracker.get_latest_entity_values(ENTITY), None)
+        if chosen is not None:
+            return _remove(run.session, run.dispatcher, run.tracker, run.customer, chosen)
+        labels = [(identity.id, _label(identity)) for identity in _identities(run.session, run.customer)]
         if not labels:
-            dispatcher.utter_message(text=NONE_LINKED)
+            run.dispatcher.utter_message(text=NONE_LINKED)
             return []
         lines = "\n".join(f"• {label}" for _, label in labels)
         buttons = [
             {"title": f"Remove {label.split(',')[0]}", "payload": f'/linked_accounts{{"{ENTITY}":"{row_id}"}}'}
             for row_id, label in labels
         ]
-        dispatcher.utter_message(text=LISTED.format(lines=lines), buttons=buttons)
+        run.dispatcher.utter_message(text=LISTED.format(lines=lines), buttons=buttons)
         return []
 
 
@@ -95,25 +92,7 @@ def _remove(
         dispatcher.utter_message(text=NOT_YOURS)
         return []
     channel = identity.channel
-    # The account's own chat stops being this customer's: its next message starts anonymous.
-    session.execute(
-        update(Conversation)
-        .where(
-            Conversation.channel == channel,
-            Conversation.address == identity.external_user_id,
-            Conversation.customer_id == customer.id,
-        )
-        .values(address="")
-        .execution_options(synchronize_session=False)
-    )
-    session.delete(identity)
-    audit(
-        session,
-        actor=f"customer:{customer.external_id}",
-        action="identity.unlink",
-        subject=f"customer:{customer.external_id}",
-        detail={"channel": channel},
-    )
+    unlink_channel_identity(session, customer=customer, identity=identity)
     logger.info("customer removed a linked account", extra={"channel": channel})
     dispatcher.utter_message(text=REMOVED.format(channel=_NAMES.get(channel, channel)))
     return []

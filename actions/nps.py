@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.common import channel, crm_session, latest_intent, verified_customer
+from actions.common import PromptAction, channel, crm_session, latest_intent, verified_customer
 from actions.scores import is_skip, parse_score
 from crm.clock import utcnow
 from crm.services import nps
@@ -70,15 +70,12 @@ class ActionAskNpsScore(Action):
         return []
 
 
-class ActionAskNpsReason(Action):
+class ActionAskNpsReason(PromptAction):
+    text = ASK_REASON
+    buttons = REASON_BUTTONS
+
     def name(self) -> str:
         return "action_ask_nps_reason"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        dispatcher.utter_message(text=ASK_REASON, buttons=REASON_BUTTONS)
-        return []
 
 
 class ValidateNpsForm(FormValidationAction):

@@ -9,15 +9,14 @@ changes the other.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.common import channel, crm_session, latest_intent, verified_customer
+from actions.common import CustomerRun, VerifiedCustomerAction, channel, latest_intent
 from crm.models import Consent, Customer, Order, OrderStatus
 from crm.services.consents import CONSENT_KIND, set_consent
 
@@ -44,22 +43,17 @@ ASK_BUTTONS = [
 ASKING_CHANNELS = {"web", "telegram", "sms"}
 
 
-class ActionOrderUpdates(Action):
+class ActionOrderUpdates(VerifiedCustomerAction):
+    needs_verification = NEEDS_VERIFICATION
+
     def name(self) -> str:
         return "action_order_updates"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        granted = latest_intent(tracker) == "order_updates_start"
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                dispatcher.utter_message(text=NEEDS_VERIFICATION)
-                return []
-            if set_consent(session, customer=customer, granted=granted, source=channel(tracker)):
-                logger.info("order updates consent changed by customer: granted=%s", granted)
-        dispatcher.utter_message(text=STARTED if granted else STOPPED)
+    def act(self, run: CustomerRun) -> list[EventType]:
+        granted = latest_intent(run.tracker) == "order_updates_start"
+        if set_consent(run.session, customer=run.customer, granted=granted, source=channel(run.tracker)):
+            logger.info("order updates consent changed by customer: granted=%s", granted)
+        run.dispatcher.utter_message(text=STARTED if granted else STOPPED)
         return []
 
 

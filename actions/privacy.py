@@ -11,22 +11,17 @@ import logging
 import re
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel, crm_session, latest_intent, verified_customer
+from actions.common import NEEDS_VERIFICATION, CustomerRun, VerifiedCustomerAction, channel, latest_intent
 from actions.shop_info import join_words
 from crm.services.audit import audit
 from crm.services.customers import erase_customer, set_marketing_consent, stored_data_summary
 from crm.shop import ShopProfileError, load_shop_profile
 
 logger = logging.getLogger(__name__)
-
-NEEDS_VERIFICATION = (
-    "I can only do that once I've confirmed it's you. Tell me what you'd like again and I'll "
-    "ask for your order number and e-mail address first."
-)
 
 # Category -> (singular, plural) as a customer would say it.
 _CATEGORY_WORDS = {
@@ -57,34 +52,26 @@ def describe_counts(summary: dict[str, int]) -> list[str]:
     return lines
 
 
-class ActionDataSummary(Action):
+class ActionDataSummary(VerifiedCustomerAction):
     def name(self) -> str:
         return "action_data_summary"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                dispatcher.utter_message(text=NEEDS_VERIFICATION)
-                return []
-            summary = stored_data_summary(session, customer=customer)
-            opted_in = customer.marketing_opt_in
-            # A subject access request is itself worth a trace (counts only).
-            audit(
-                session,
-                actor=f"customer:{customer.external_id}",
-                action="customer.data_summary",
-                subject=f"customer:{customer.external_id}",
-            )
+    def act(self, run: CustomerRun) -> list[EventType]:
+        summary = stored_data_summary(run.session, customer=run.customer)
+        # A subject access request is itself worth a trace (counts only).
+        audit(
+            run.session,
+            actor=f"customer:{run.customer.external_id}",
+            action="customer.data_summary",
+            subject=f"customer:{run.customer.external_id}",
+        )
         items = "\n".join(f"• {line}" for line in describe_counts(summary))
         marketing = (
             "You're subscribed to our newsletter."
-            if opted_in
+            if run.customer.marketing_opt_in
             else "You're not subscribed to our newsletter."
         )
-        dispatcher.utter_message(
+        run.dispatcher.utter_message(
             text=f"Here's what we hold about you:\n{items}\n{marketing}\n"
             "We use it only to handle your orders and questions. If you'd like a copy, or want "
             "anything corrected, our team can help — and you can ask me to delete it all.",
@@ -132,7 +119,7 @@ def _newsletter_request_text(tracker: Tracker) -> str | None:
     return None
 
 
-class ActionNewsletter(Action):
+class ActionNewsletter(VerifiedCustomerAction):
     """Subscribe or unsubscribe as the customer's newsletter message says; ask if it doesn't."""
 
     def name(self) -> str:
@@ -141,35 +128,32 @@ class ActionNewsletter(Action):
     def choice(self, tracker: Tracker) -> bool | None:
         return newsletter_choice(_newsletter_request_text(tracker))
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        choice = self.choice(tracker)
+    def unverified(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        return [*super().unverified(dispatcher, tracker), SlotSet("newsletter_asked", False)]
 
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                dispatcher.utter_message(text=NEEDS_VERIFICATION)
-                return [SlotSet("newsletter_asked", False)]
-            if choice is None:
-                dispatcher.utter_message(
-                    text=f"{_about_newsletter()}Would you like to get it?",
-                    buttons=[
-                        {"title": "Yes, subscribe me", "payload": "/affirm"},
-                        {"title": "No, unsubscribe me", "payload": "/deny"},
-                    ],
-                )
-                return [SlotSet("newsletter_asked", True)]
-            if customer.marketing_opt_in != choice:
-                set_marketing_consent(session, customer=customer, granted=choice, source=channel(tracker))
-                logger.info("marketing consent changed by customer: granted=%s", choice)
+    def act(self, run: CustomerRun) -> list[EventType]:
+        choice = self.choice(run.tracker)
+        if choice is None:
+            run.dispatcher.utter_message(
+                text=f"{_about_newsletter()}Would you like to get it?",
+                buttons=[
+                    {"title": "Yes, subscribe me", "payload": "/affirm"},
+                    {"title": "No, unsubscribe me", "payload": "/deny"},
+                ],
+            )
+            return [SlotSet("newsletter_asked", True)]
+        if run.customer.marketing_opt_in != choice:
+            set_marketing_consent(
+                run.session, customer=run.customer, granted=choice, source=channel(run.tracker)
+            )
+            logger.info("marketing consent changed by customer: granted=%s", choice)
         if choice:
-            dispatcher.utter_message(
+            run.dispatcher.utter_message(
                 text="Done — you're subscribed to our newsletter. You can unsubscribe any time, "
                 "from any e-mail or by telling me."
             )
         else:
-            dispatcher.utter_message(
+            run.dispatcher.utter_message(
                 text="Done — you won't get any more marketing e-mails from us. You'll still get "
                 "e-mails about your orders and deliveries."
             )
@@ -216,30 +200,23 @@ _IDENTITY_SLOTS: dict[str, Any] = {
 }
 
 
-class ActionEraseCustomerData(Action):
+class ActionEraseCustomerData(VerifiedCustomerAction):
     def name(self) -> str:
         return "action_erase_customer_data"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                dispatcher.utter_message(text=NEEDS_VERIFICATION)
-                return []
-            summary = stored_data_summary(session, customer=customer)
-            external_id = customer.external_id
-            erased = erase_customer(session, customer=customer, actor=f"customer:{external_id}")
-        conversations = list(dict.fromkeys([*erased, tracker.sender_id]))
+    def act(self, run: CustomerRun) -> list[EventType]:
+        summary = stored_data_summary(run.session, customer=run.customer)
+        customer = run.customer
+        erased = erase_customer(run.session, customer=customer, actor=f"customer:{customer.external_id}")
+        conversations = list(dict.fromkeys([*erased, run.tracker.sender_id]))
         logger.info("customer erased on request: %d conversations", len(conversations))
 
         what = join_words(describe_counts(summary)) or "your details"
-        dispatcher.utter_message(
+        run.dispatcher.utter_message(
             text=f"Done. I've deleted {what}. We keep only a note that an erasure took place, "
             "with no personal details in it. This conversation will be deleted too. Take care!"
         )
-        slots = {name: value for name, value in _IDENTITY_SLOTS.items() if name in _domain_slots(domain)}
+        slots = {name: value for name, value in _IDENTITY_SLOTS.items() if name in _domain_slots(run.domain)}
         return [
             SlotSet("erased_conversations", conversations),
             *(SlotSet(name, value) for name, value in slots.items()),

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bot.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,20 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     staff = commands.add_parser("staff", help="staff console accounts")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True)
-    add = staff_commands.add_parser("add", help="create a staff account (asks for the password)")
-    add.add_argument("--email", required=True)
+    add = _password_command(
+        staff_commands, "add", "create a staff account (asks for the password)", _staff_add, " (for scripts)"
+    )
     add.add_argument("--name", required=True, help="shown to customers when this person joins a chat")
     add.add_argument("--role", choices=["agent", "admin"], default="agent")
-    add.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input (for scripts)"
-    )
-    add.set_defaults(run=_staff_add)
-    password = staff_commands.add_parser("set-password", help="give an account a new password")
-    password.add_argument("--email", required=True)
-    password.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
-    password.set_defaults(run=_staff_set_password)
+    _password_command(staff_commands, "set-password", "give an account a new password", _staff_set_password)
     listing = staff_commands.add_parser("list", help="list staff accounts")
     listing.set_defaults(run=_staff_list)
 
@@ -108,6 +104,23 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help: str,
+    run: Callable[[argparse.Namespace], int],
+    stdin_note: str = "",
+) -> argparse.ArgumentParser:
+    """A staff command that sets a password: --email, and --password-stdin instead of the prompt."""
+    command = commands.add_parser(name, help=help)
+    command.add_argument("--email", required=True)
+    command.add_argument(
+        "--password-stdin", action="store_true", help=f"read the password from standard input{stdin_note}"
+    )
+    command.set_defaults(run=run)
+    return command
+
+
 def _read_password(from_stdin: bool) -> str | None:
     """The new password, typed twice at a prompt, or one line of standard input."""
     if from_stdin:
@@ -120,59 +133,68 @@ def _read_password(from_stdin: bool) -> str | None:
     return first
 
 
-def _staff_add(args: argparse.Namespace) -> int:
+class _Refused(Exception):
+    """A staff command cannot do what was asked; the message says why."""
+
+
+def _with_new_password(args: argparse.Namespace, write: Callable[[Session, str], str]) -> int:
+    """Read the new password, then `write` it in one unit of work and print what it says.
+
+    A weak password, an account error or `_Refused` changes nothing and is printed instead.
+    """
     from bot.staff import accounts, passwords
     from crm.db import session_scope
-    from crm.models import StaffRole
 
     password = _read_password(args.password_stdin)
     if password is None:
         return 1
     try:
         with session_scope(get_settings().database_url) as session:
-            staff = accounts.create_staff(
-                session,
-                email=args.email,
-                name=args.name,
-                role=StaffRole(args.role),
-                password=password,
-                actor="cli",
-            )
-            created = (staff.id, staff.email, staff.role.value)
-    except (accounts.AccountError, passwords.WeakPassword) as exc:
+            done = write(session, password)
+    except (_Refused, accounts.AccountError, passwords.WeakPassword) as exc:
         print(exc, file=sys.stderr)
         return 1
-    print(f"Created {created[2]} account {created[1]} (id {created[0]}). Sign in at /staff.")
+    print(done)
     return 0
+
+
+def _staff_add(args: argparse.Namespace) -> int:
+    from bot.staff import accounts
+    from crm.models import StaffRole
+
+    def create(session: Session, password: str) -> str:
+        staff = accounts.create_staff(
+            session,
+            email=args.email,
+            name=args.name,
+            role=StaffRole(args.role),
+            password=password,
+            actor="cli",
+        )
+        return f"Created {staff.role.value} account {staff.email} (id {staff.id}). Sign in at /staff."
+
+    return _with_new_password(args, create)
 
 
 def _staff_set_password(args: argparse.Namespace) -> int:
     from bot.staff import accounts, passwords
-    from crm.db import session_scope
     from crm.services.audit import audit
 
-    password = _read_password(args.password_stdin)
-    if password is None:
-        return 1
-    try:
-        with session_scope(get_settings().database_url) as session:
-            staff = accounts.get_staff_by_email(session, email=args.email)
-            if staff is None:
-                print("There is no staff account with that e-mail address.", file=sys.stderr)
-                return 1
-            staff.password_hash = passwords.hash_password(password)
-            audit(
-                session,
-                actor="cli",
-                action="staff.update",
-                subject=f"staff:{staff.id}",
-                detail={"password": "reset"},
-            )
-    except passwords.WeakPassword as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print("Password changed; sessions signed in with the old one have ended.")
-    return 0
+    def reset(session: Session, password: str) -> str:
+        staff = accounts.get_staff_by_email(session, email=args.email)
+        if staff is None:
+            raise _Refused("There is no staff account with that e-mail address.")
+        staff.password_hash = passwords.hash_password(password)
+        audit(
+            session,
+            actor="cli",
+            action="staff.update",
+            subject=f"staff:{staff.id}",
+            detail={"password": "reset"},
+        )
+        return "Password changed; sessions signed in with the old one have ended."
+
+    return _with_new_password(args, reset)
 
 
 def _staff_list(args: argparse.Namespace) -> int:

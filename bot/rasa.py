@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -24,6 +26,27 @@ class RasaFailure(Exception):
         super().__init__(f"{kind}: {detail}")
         self.kind: FailureKind = kind
         self.detail = detail
+
+
+@contextmanager
+def _as_rasa_failure(timeout: float) -> Iterator[None]:
+    """A deadline passed or the connection failed: the RasaFailure the gateway counts."""
+    try:
+        yield
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise RasaFailure("timeout", f"no answer within {timeout}s") from exc
+    except httpx.TransportError as exc:
+        raise RasaFailure("down", type(exc).__name__) from exc
+
+
+def _json_answer(response: httpx.Response) -> Any:
+    """The JSON body of a 200 answer; RasaFailure for any other status or a body that is not JSON."""
+    if response.status_code != 200:
+        raise RasaFailure("http_error", f"HTTP {response.status_code}")
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RasaFailure("malformed", "body is not JSON") from exc
 
 
 @dataclass(frozen=True)
@@ -85,23 +108,13 @@ class RasaClient:
         body: dict[str, Any] = {"sender": sender, "message": message, "metadata": metadata.as_json()}
         if message_id is not None:
             body["message_id"] = message_id
-        try:
+        with _as_rasa_failure(self._timeout):
             # httpx's timeout is per network operation; this bounds the whole turn.
             async with asyncio.timeout(self._timeout):
                 response = await self._http.post(
                     self._url, json=body, headers=self._headers, timeout=self._timeout
                 )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise RasaFailure("timeout", f"no answer within {self._timeout}s") from exc
-        except httpx.TransportError as exc:
-            raise RasaFailure("down", type(exc).__name__) from exc
-        if response.status_code != 200:
-            raise RasaFailure("http_error", f"HTTP {response.status_code}")
-        try:
-            data = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RasaFailure("malformed", "body is not JSON") from exc
-        replies = Replies(parse_replies(data))
+        replies = Replies(parse_replies(_json_answer(response)))
         replies.parse = read_parse(response.headers.get(PARSE_HEADER))
         return replies
 
@@ -122,7 +135,7 @@ class RasaClient:
         may have stepped in mid-form): the trigger must not be read as its answer.
         """
         conversation = f"/conversations/{quote(sender, safe='')}"
-        try:
+        with _as_rasa_failure(self._timeout):
             # One deadline for the whole exchange, as for a customer's turn.
             async with asyncio.timeout(self._timeout):
                 if end_active_loop:
@@ -136,8 +149,6 @@ class RasaClient:
                 data = await self._api(
                     conversation + "/trigger_intent", {"name": intent, "entities": entities or {}}
                 )
-        except TimeoutError as exc:
-            raise RasaFailure("timeout", f"no answer within {self._timeout}s") from exc
         if not isinstance(data, dict):
             raise RasaFailure("malformed", "expected an object with messages")
         return parse_replies(data.get("messages", []))
@@ -156,21 +167,20 @@ class RasaClient:
         if self._token:
             params["token"] = self._token
         try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._http.get(self._base + conversation, params=params, timeout=self._timeout)
-                if response.status_code == 404:
-                    return False
-                if response.status_code != 200:
-                    raise RasaFailure("http_error", f"HTTP {response.status_code}")
-                events = response.json().get("events") or []
-                latest = _latest_user_event(events)
-                if latest is None or latest.get("message_id") != message_id:
-                    return False
-                await self._api(conversation + "/events", [{"event": "rewind"}])
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise RasaFailure("timeout", f"no answer within {self._timeout}s") from exc
-        except httpx.TransportError as exc:
-            raise RasaFailure("down", type(exc).__name__) from exc
+            with _as_rasa_failure(self._timeout):
+                async with asyncio.timeout(self._timeout):
+                    response = await self._http.get(
+                        self._base + conversation, params=params, timeout=self._timeout
+                    )
+                    if response.status_code == 404:
+                        return False
+                    if response.status_code != 200:
+                        raise RasaFailure("http_error", f"HTTP {response.status_code}")
+                    events = response.json().get("events") or []
+                    latest = _latest_user_event(events)
+                    if latest is None or latest.get("message_id") != message_id:
+                        return False
+                    await self._api(conversation + "/events", [{"event": "rewind"}])
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
             raise RasaFailure("malformed", "tracker is not a JSON object") from exc
         return True
@@ -180,20 +190,11 @@ class RasaClient:
         params = {"include_events": "NONE"}
         if self._token:
             params["token"] = self._token
-        try:
+        with _as_rasa_failure(self._timeout):
             response = await self._http.post(
                 self._base + path, params=params, json=body, timeout=self._timeout
             )
-        except httpx.TimeoutException as exc:
-            raise RasaFailure("timeout", f"no answer within {self._timeout}s") from exc
-        except httpx.TransportError as exc:
-            raise RasaFailure("down", type(exc).__name__) from exc
-        if response.status_code != 200:
-            raise RasaFailure("http_error", f"HTTP {response.status_code}")
-        try:
-            return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RasaFailure("malformed", "body is not JSON") from exc
+        return _json_answer(response)
 
 
 def _latest_user_event(events: list[Any]) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from pydantic_settings import SettingsConfigDict
 
 from bot.settings_parts import SmsSettings, StaffSettings, TelegramSettings, WidgetSettings
 from crm.secret_strength import HOW_TO_MAKE_ONE, weakness
-from crm.settings import PROJECT_ROOT, CRMSettings
+from crm.settings import PROJECT_ROOT, CRMSettings, blank_or_matching, stripped_blank_or_matching
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -177,9 +177,11 @@ class GatewaySettings(CRMSettings):
     @classmethod
     def _telegram_secret_shape(cls, value: SecretStr) -> SecretStr:
         # Telegram's own rule for secret_token; anything else setWebhook would reject.
-        secret = value.get_secret_value()
-        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
-            raise ValueError("TELEGRAM_WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - (1-256 characters)")
+        blank_or_matching(
+            value.get_secret_value(),
+            r"[A-Za-z0-9_-]{1,256}",
+            "TELEGRAM_WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - (1-256 characters)",
+        )
         return value
 
     @property
@@ -194,13 +196,11 @@ class GatewaySettings(CRMSettings):
             raise ValueError(f"{value!r} is not an http(s) address")
         return value
 
-    @field_validator("twilio_from_number")
-    @classmethod
-    def _e164(cls, value: str) -> str:
-        value = value.strip()
-        if value and not re.fullmatch(r"\+[1-9]\d{6,14}", value):
-            raise ValueError("TWILIO_FROM_NUMBER must be an E.164 number such as +447700900000")
-        return value
+    _e164 = stripped_blank_or_matching(
+        "twilio_from_number",
+        pattern=r"\+[1-9]\d{6,14}",
+        problem="TWILIO_FROM_NUMBER must be an E.164 number such as +447700900000",
+    )
 
     @property
     def sms_enabled(self) -> bool:

@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crm.csvfile import CsvFileError, ImportReport, RowProblem, read_records
+from crm.csvfile import CsvFileError, ImportReport, Record, RowProblem, read_records
 from crm.import_orders import Catalogue, apply_order
 from crm.import_rows import (
     CUSTOMER_COLUMNS,
@@ -55,16 +55,25 @@ __all__ = ["ImportReport", "RowProblem", "import_customers", "import_orders"]
 log = logging.getLogger(__name__)
 
 
+def _records_or_reject(
+    path: Path, columns: tuple[str, ...], required: tuple[str, ...], report: ImportReport
+) -> list[Record] | None:
+    """The file's records, or None with the whole file rejected (line 0) when it cannot be read."""
+    try:
+        return list(read_records(path, columns, required))
+    except CsvFileError as exc:
+        report.reject(0, str(exc))
+        return None
+
+
 def import_customers(
     session: Session, path: Path | str, *, default_region: str = "GB", actor: str = "system:import"
 ) -> ImportReport:
     """Import customers.csv; `default_region` reads phone numbers written without +code."""
     path = Path(path)
     report = ImportReport(file=path.name)
-    try:
-        records = list(read_records(path, CUSTOMER_COLUMNS, REQUIRED_CUSTOMER))
-    except CsvFileError as exc:
-        report.reject(0, str(exc))
+    records = _records_or_reject(path, CUSTOMER_COLUMNS, REQUIRED_CUSTOMER, report)
+    if records is None:
         return report
     erased = _erased_customer_ids(session)
     seen = _SeenInFile()
@@ -247,10 +256,8 @@ def import_orders(
         profile = load_shop_profile()
         tz = tz or profile.opening_hours.tz
         default_currency = default_currency or profile.currency
-    try:
-        records = list(read_records(path, ORDER_COLUMNS, REQUIRED_ORDER))
-    except CsvFileError as exc:
-        report.reject(0, str(exc))
+    records = _records_or_reject(path, ORDER_COLUMNS, REQUIRED_ORDER, report)
+    if records is None:
         return report
     erased = _erased_customer_ids(session)
     customers = {c.external_id: c for c in session.scalars(select(Customer))}

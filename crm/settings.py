@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,3 +39,22 @@ class CRMSettings(BaseSettings):
 @lru_cache
 def get_settings() -> CRMSettings:
     return CRMSettings()
+
+
+def blank_or_matching(value: str, pattern: str, problem: str) -> str:
+    """A setting that may be left empty, or else must match `pattern` whole; ValueError(problem) if not."""
+    if value and not re.fullmatch(pattern, value):
+        raise ValueError(problem)
+    return value
+
+
+def stripped_blank_or_matching(field: str, *, pattern: str, problem: str) -> Any:
+    """A pydantic validator for `field`: surrounding spaces dropped, then `blank_or_matching`.
+
+    Assign it in the class body: `_check = stripped_blank_or_matching("name", pattern=..., problem=...)`.
+    """
+
+    def check(cls: type, value: str) -> str:
+        return blank_or_matching(value.strip(), pattern, problem)
+
+    return field_validator(field)(check)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from crm.settings import get_settings
+from crm.settings import get_settings, stripped_blank_or_matching
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -150,13 +150,11 @@ class Notifications(_Strict):
     tracking_urls: dict[str, str] = Field(default_factory=dict)
     templates: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
 
-    @field_validator("quiet_hours")
-    @classmethod
-    def _quiet_range(cls, value: str) -> str:
-        value = value.strip()
-        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError('quiet_hours must look like "21:00-08:00", or be empty')
-        return value
+    _quiet_range = stripped_blank_or_matching(
+        "quiet_hours",
+        pattern=r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d",
+        problem='quiet_hours must look like "21:00-08:00", or be empty',
+    )
 
     @field_validator("templates")
     @classmethod

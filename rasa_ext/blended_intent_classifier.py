@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -32,6 +32,8 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import RANKING_LENGTH
+
+from rasa_ext.component import ProjectComponent
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ def _tfidf(block: scipy.sparse.csr_matrix, idf: np.ndarray) -> scipy.sparse.csr_
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class BlendedIntentClassifier(IntentClassifier, GraphComponent):
+class BlendedIntentClassifier(IntentClassifier, ProjectComponent):
     @classmethod
     def required_components(cls) -> list[type]:
         return [Featurizer]
@@ -87,22 +89,10 @@ class BlendedIntentClassifier(IntentClassifier, GraphComponent):
         resource: Resource,
         state: dict[str, Any] | None = None,
     ) -> None:
-        self.config = {**self.get_default_config(), **config}
-        self._model_storage = model_storage
-        self._resource = resource
+        super().__init__(config, model_storage, resource)
         # origins: featurizer order; widths: columns per featurizer, so a message
         # missing a block (e.g. no concept matched) still gets a row of zeros.
         self._state = state
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> BlendedIntentClassifier:
-        return cls(config, model_storage, resource)
 
     def _model(self, C: float) -> LogisticRegression:
         # Balanced: out_of_scope has four times the examples of some intents.
@@ -186,10 +176,6 @@ class BlendedIntentClassifier(IntentClassifier, GraphComponent):
                 ranking = ranking[: self.config[RANKING_LENGTH]]
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self.process(training_data.training_examples)
-        return training_data
 
     def persist(self) -> None:
         import skops.io as sio

@@ -20,15 +20,13 @@ when it is short ("$120", "£45", "3 items"), marked or not.
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_TYPE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from rasa_ext.component import ProjectComponent
 
 ORDER_NUMBER = "order_number"
 
@@ -98,24 +96,11 @@ def is_order_number(text: str, start: int, end: int) -> bool:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class OrderNumberFilter(GraphComponent):
+class OrderNumberFilter(ProjectComponent):
     """Drops `order_number` entities that the context says are something else."""
 
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> OrderNumberFilter:
-        return cls()
-
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        # Training examples are annotated by hand: nothing to drop.
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:

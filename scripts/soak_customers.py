@@ -81,68 +81,83 @@ class Customer:
         sent.replies.extend(fetch())
 
 
-class SmsCustomer(Customer):
+class WebhookCustomer(Customer):
+    """A customer whose platform calls the gateway's webhook: each message is posted
+    again until the gateway acknowledges it, then the replies are read off the fake."""
+
+    def __init__(self, gateway_url: str) -> None:
+        super().__init__(gateway_url)
+        self.seen = 0
+
+    def webhook(self, sent: Sent, text: str) -> dict[str, Any]:
+        """The platform's POST to the gateway (httpx keyword arguments)."""
+        raise NotImplementedError
+
+    def acknowledges(self, response: httpx.Response) -> bool:
+        return response.status_code == 200
+
+    def received(self) -> list[str]:
+        """Every text the fake platform has delivered to this customer so far."""
+        raise NotImplementedError
+
+    async def exchange(self, sent: Sent, text: str) -> None:
+        request = self.webhook(sent, text)
+        async with httpx.AsyncClient(timeout=30) as http:
+            deadline = time.monotonic() + WAIT
+            while time.monotonic() < deadline and not sent.acknowledged:
+                try:
+                    sent.acknowledged = self.acknowledges(await http.post(**request))
+                except httpx.HTTPError:
+                    pass
+                if not sent.acknowledged:
+                    await asyncio.sleep(2)
+        if not sent.acknowledged:
+            return
+        texts = lambda: self.received()[self.seen :]  # noqa: E731
+        await self._collect(sent, lambda: len(texts()), texts)
+        self.seen += len(sent.replies)
+
+
+class SmsCustomer(WebhookCustomer):
     channel = "sms"
 
     def __init__(self, gateway_url: str, twilio: FakeTwilioApi, number: str) -> None:
         super().__init__(gateway_url)
         self.twilio = twilio
         self.phone = Phone(number)
-        self.seen = 0
 
-    async def exchange(self, sent: Sent, text: str) -> None:
+    def webhook(self, sent: Sent, text: str) -> dict[str, Any]:
         form = self.phone.form(text, sid="SM" + sent.key)
-        async with httpx.AsyncClient(timeout=30) as http:
-            deadline = time.monotonic() + WAIT
-            while time.monotonic() < deadline and not sent.acknowledged:
-                try:
-                    response = await http.post(
-                        self.gateway_url + "/webhooks/twilio/sms",
-                        data=form,
-                        headers={"X-Twilio-Signature": self.phone.sign(form)},
-                    )
-                    sent.acknowledged = response.status_code == 200 and response.text == EMPTY_TWIML
-                except httpx.HTTPError:
-                    pass
-                if not sent.acknowledged:
-                    await asyncio.sleep(2)
-        if not sent.acknowledged:
-            return
-        texts = lambda: self.twilio.bodies_to(self.phone.number)[self.seen :]  # noqa: E731
-        await self._collect(sent, lambda: len(texts()), texts)
-        self.seen += len(sent.replies)
+        return {
+            "url": self.gateway_url + "/webhooks/twilio/sms",
+            "data": form,
+            "headers": {"X-Twilio-Signature": self.phone.sign(form)},
+        }
+
+    def acknowledges(self, response: httpx.Response) -> bool:
+        return response.status_code == 200 and response.text == EMPTY_TWIML
+
+    def received(self) -> list[str]:
+        return self.twilio.bodies_to(self.phone.number)
 
 
-class TelegramCustomer(Customer):
+class TelegramCustomer(WebhookCustomer):
     channel = "telegram"
 
     def __init__(self, gateway_url: str, fake: FakeTelegram, user_id: int) -> None:
         super().__init__(gateway_url)
         self.fake = fake
         self.user = TelegramUser(user_id=user_id, first_name="Soak")
-        self.seen = 0
 
-    async def exchange(self, sent: Sent, text: str) -> None:
-        update = self.user.text(text)
-        async with httpx.AsyncClient(timeout=30) as http:
-            deadline = time.monotonic() + WAIT
-            while time.monotonic() < deadline and not sent.acknowledged:
-                try:
-                    response = await http.post(
-                        self.gateway_url + "/webhooks/telegram",
-                        json=update,
-                        headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
-                    )
-                    sent.acknowledged = response.status_code == 200
-                except httpx.HTTPError:
-                    pass
-                if not sent.acknowledged:
-                    await asyncio.sleep(2)
-        if not sent.acknowledged:
-            return
-        texts = lambda: [m.get("text", "") for m in self.fake.of("sendMessage", self.user.chat_id)][self.seen :]  # noqa: E731
-        await self._collect(sent, lambda: len(texts()), texts)
-        self.seen += len(sent.replies)
+    def webhook(self, sent: Sent, text: str) -> dict[str, Any]:
+        return {
+            "url": self.gateway_url + "/webhooks/telegram",
+            "json": self.user.text(text),
+            "headers": {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+        }
+
+    def received(self) -> list[str]:
+        return [m.get("text", "") for m in self.fake.of("sendMessage", self.user.chat_id)]
 
 
 class WidgetCustomer(Customer):

@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions.orders.changes import pick_open_order
 from actions.orders.turn import OrderAction, Turn, asking, reset, resolved
 from actions.orders.words import LOST_TRACK, PERSON_BUTTON, YES_NO, done
-from actions.shop_requests import ADDRESS_REQUESTED, ask_shop
+from actions.shop_requests import ADDRESS_REQUESTED
 from crm.models import OrderStatus, ShopRequestKind
 from crm.services.orders import can_change
 
@@ -133,13 +133,6 @@ class ActionSaveAddress(OrderAction):
                 CANNOT_CHANGE_ADDRESS_CLOSED.format(number=order.number, status=status), [PERSON_BUTTON]
             )
             return reset(new_address=None)
-        ask_shop(
-            turn.session,
-            turn.tracker,
-            order=order,
-            kind=ShopRequestKind.change_address,
-            actor=turn.actor,
-            detail={"address": address},
-        )
+        turn.ask_shop(order, ShopRequestKind.change_address, {"address": address})
         turn.say(done(ADDRESS_REQUESTED.format(number=order.number)))
         return resolved(self.intent, order) + [SlotSet("new_address", None)]

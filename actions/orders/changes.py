@@ -25,7 +25,7 @@ from actions.orders.words import (
     on_day,
 )
 from actions.shop_info import money
-from actions.shop_requests import CANCEL_REFUND, CANCEL_REQUESTED, CANCEL_UNPAID, already_asked, ask_shop
+from actions.shop_requests import CANCEL_REFUND, CANCEL_REQUESTED, CANCEL_UNPAID, already_asked
 from crm.models import Order, OrderStatus, ShopRequestKind
 from crm.services.orders import OPEN_STATUSES, can_change, can_return
 from crm.shop import load_shop_profile
@@ -91,7 +91,7 @@ def _cancel(turn: Turn, order: Order) -> list[EventType]:
     if waiting is not None:
         turn.say(done(waiting))
         return resolved("cancel_order", order)
-    ask_shop(turn.session, turn.tracker, order=order, kind=ShopRequestKind.cancel, actor=turn.actor)
+    turn.ask_shop(order, ShopRequestKind.cancel)
     text = CANCEL_REQUESTED.format(number=order.number)
     if order.status == OrderStatus.paid:
         days = load_shop_profile().returns.refund_business_days

@@ -21,7 +21,6 @@ from actions.orders.words import (
     on_day,
 )
 from actions.shop_info import money
-from actions.shop_requests import ask_shop
 from crm.models import Order, OrderStatus, ReturnRequest, ReturnStatus, ShopRequestKind
 from crm.services.orders import can_change, can_return, normalize_order_number, request_return, returns_for_customer
 from crm.shop import load_shop_profile
@@ -149,14 +148,7 @@ class ActionConfirmRefund(OrderAction):
                 turn.say(NO_LONGER_RETURNABLE.format(number=order.number), [PERSON_BUTTON])
             return reset()
         request = request_return(turn.session, order=order, reason="Requested in chat", actor=turn.actor)
-        ask_shop(
-            turn.session,
-            turn.tracker,
-            order=order,
-            kind=ShopRequestKind.return_,
-            actor=turn.actor,
-            detail={"return_reference": request.reference},
-        )
+        turn.ask_shop(order, ShopRequestKind.return_, {"return_reference": request.reference})
         logger.info("return opened by the customer in chat")
         returns = load_shop_profile().returns
         text = RETURN_CREATED.format(

@@ -1,24 +1,23 @@
 """One run of an order action: the verified customer, the CRM session, the order meant.
 
-`OrderAction` looks the customer up itself (`verified_customer`) and reads
+`OrderAction` acts only for the verified customer (`VerifiedCustomerAction`) and reads
 orders only through `get_order_for_customer`, so an order number that is
 someone else's gets the same answer as one that does not exist.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions.common import crm_session, message_metadata, verified_customer
+from actions.common import CustomerRun, VerifiedCustomerAction, message_metadata
 from actions.identity.complete import start_verification
 from actions.orders.words import (
     HISTORY_BUTTON,
@@ -30,7 +29,8 @@ from actions.orders.words import (
     Buttons,
     order_button,
 )
-from crm.models import Customer, Order
+from actions.shop_requests import ask_shop
+from crm.models import Customer, Order, ShopRequest, ShopRequestKind
 from crm.services.orders import get_order_for_customer, normalize_order_number, recent_orders
 
 # How far back "your orders" reaches when the customer names none.
@@ -52,6 +52,12 @@ class Turn:
 
     def say(self, text: str, buttons: Buttons | None = None) -> None:
         self.dispatcher.utter_message(text=text, buttons=buttons or [])
+
+    def ask_shop(
+        self, order: Order, kind: ShopRequestKind, detail: dict[str, Any] | None = None
+    ) -> ShopRequest:
+        """Send the shop a request about the order, from this customer and conversation."""
+        return ask_shop(self.session, self.tracker, order=order, kind=kind, actor=self.actor, detail=detail)
 
     def orders(self, keep: Callable[[Order], bool] = lambda o: True) -> list[Order]:
         """The customer's recent orders, newest first, that `keep` accepts."""
@@ -134,20 +140,17 @@ def asking(awaiting: str, order: Order, **extra: Any) -> list[EventType]:
     ] + [SlotSet(name, value) for name, value in extra.items()]
 
 
-class OrderAction(Action, ABC):
-    """One verified customer, one CRM session, per run. Abstract, so the action
-    server does not register it as an action of its own."""
+class OrderAction(VerifiedCustomerAction):
+    """One verified customer, one CRM session, one `Turn` per run; anyone else
+    is sent through verification for `intent`. Abstract, like its base."""
 
     intent: str = ""
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        with crm_session() as session:
-            customer = verified_customer(session, tracker)
-            if customer is None:
-                return start_verification(self.intent)
-            return self.answer(Turn(dispatcher, tracker, session, customer))
+    def unverified(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        return start_verification(self.intent)
+
+    def act(self, run: CustomerRun) -> list[EventType]:
+        return self.answer(Turn(run.dispatcher, run.tracker, run.session, run.customer))
 
     @abstractmethod
     def answer(self, turn: Turn) -> list[EventType]: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -31,6 +32,20 @@ class Table:
 
 def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else seconds / 60
+
+
+def _csat_columns(first: str) -> list[Column]:
+    """A CSAT table's columns: who or what the row is about, then its ratings."""
+    return [
+        Column(first, "text"),
+        Column("Ratings"),
+        Column("Satisfied (4–5)", "pct"),
+        Column("Average (1–5)", "num"),
+    ]
+
+
+def _csat_row(label: str, stats: dict[str, Any]) -> list[Any]:
+    return [label, stats["count"], stats["satisfied"], stats["average"]]
 
 
 def tables(ins: Insights) -> dict[str, Table]:
@@ -62,18 +77,16 @@ def tables(ins: Insights) -> dict[str, Table]:
         Table(
             "csat",
             "Customer satisfaction (CSAT), bot only vs with a person",
-            [Column("Conversations", "text"), Column("Ratings"), Column("Satisfied (4–5)", "pct"),
-             Column("Average (1–5)", "num")],
-            [[label, ins.csat[key]["count"], ins.csat[key]["satisfied"], ins.csat[key]["average"]]
+            _csat_columns("Conversations"),
+            [_csat_row(label, ins.csat[key])
              for key, label in (("all", "All"), ("bot", "Bot only"), ("person", "With a person"))],
         ),  # fmt: skip
         Table(
             "csat_by_staff",
             "CSAT per staff member",
-            [Column("Staff member", "text"), Column("Ratings"), Column("Satisfied (4–5)", "pct"),
-             Column("Average (1–5)", "num")],
-            [[r["name"], r["count"], r["satisfied"], r["average"]] for r in ins.csat_by_staff],
-        ),  # fmt: skip
+            _csat_columns("Staff member"),
+            [_csat_row(r["name"], r) for r in ins.csat_by_staff],
+        ),
         Table(
             "nps_comments",
             "What customers said with their NPS score",
@@ -121,18 +134,21 @@ def _notices(summary: dict[str, Any]) -> Table:
     )
 
 
+# How a number of each kind reads on the page ("text" and "int" read as they are).
+_ON_PAGE: dict[str, Callable[[Any], str]] = {
+    "pct": lambda value: f"{value * 100:.0f}%",
+    "chg": lambda value: f"{value * 100:+.0f}%",
+    "num": lambda value: f"{value:.2f}",
+    "min": lambda value: f"{value:.1f}",
+}
+
+
 def cell(value: Any, kind: Kind) -> str:
     """How a value reads on the page."""
     if value is None:
         return "—"
-    if kind == "pct":
-        return f"{value * 100:.0f}%"
-    if kind == "chg":
-        return f"{value * 100:+.0f}%"
-    if kind == "num":
-        return f"{value:.2f}"
-    if kind == "min":
-        return f"{value:.1f}"
+    if kind in _ON_PAGE:
+        return _ON_PAGE[kind](value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):

@@ -94,16 +94,35 @@ def link_channel_identity(
         )
         existing = _identity(session, channel, user_id)
         if existing is not None and existing.customer_id == customer.id:
-            audit(
-                session,
-                actor=f"customer:{customer.external_id}",
-                action="identity.link",
-                subject=f"customer:{customer.external_id}",
-                detail={"channel": channel},
-            )
+            _audit_identity(session, customer, "identity.link", channel)
     if existing is None or existing.customer_id != customer.id:
         raise ValueError(f"this {channel} account is already linked to another customer")
     return existing
+
+
+def unlink_channel_identity(session: Session, *, customer: Customer, identity: ChannelIdentity) -> None:
+    """Remove one of the customer's linked accounts, at the customer's request.
+
+    The account's own chat stops being this customer's: its next message starts anonymous.
+    """
+    session.execute(
+        update(Conversation)
+        .where(
+            Conversation.channel == identity.channel,
+            Conversation.address == identity.external_user_id,
+            Conversation.customer_id == customer.id,
+        )
+        .values(address="")
+        .execution_options(synchronize_session=False)
+    )
+    session.delete(identity)
+    _audit_identity(session, customer, "identity.unlink", identity.channel)
+
+
+def _audit_identity(session: Session, customer: Customer, action: str, channel: str) -> None:
+    """A customer's own change to their linked accounts (the channel, never the account id)."""
+    actor = f"customer:{customer.external_id}"
+    audit(session, actor=actor, action=action, subject=actor, detail={"channel": channel})
 
 
 def _identity(session: Session, channel: str, user_id: str) -> ChannelIdentity | None:

@@ -83,15 +83,16 @@ def create_request(
     )
     session.add(request)
     session.flush()
-    enqueue(session, topic="request.created", payload=request_payload(request), customer_id=order.customer_id)
-    audit(
-        session,
-        actor=actor,
-        action=f"request.{kind.value}",
-        subject=f"order:{order.number}",
-        detail={"reference": request.reference},
-    )
+    _announce(session, request, topic="request.created", actor=actor, action=f"request.{kind.value}")
     return request
+
+
+def _announce(session: Session, request: ShopRequest, *, topic: str, actor: str, action: str) -> None:
+    """Queue the shop's webhook for what just happened to the request, and audit it."""
+    order = request.order
+    enqueue(session, topic=topic, payload=request_payload(request), customer_id=order.customer_id)
+    detail = {"reference": request.reference}
+    audit(session, actor=actor, action=action, subject=f"order:{order.number}", detail=detail)
 
 
 def request_payload(request: ShopRequest) -> dict[str, Any]:
@@ -156,14 +157,8 @@ def settle(
     request.settled_at = utcnow()
     session.flush()
     # The shop's own system hears it too, so nobody acts on a request already answered.
-    enqueue(session, topic="request.settled", payload=request_payload(request), customer_id=order.customer_id)
-    audit(
-        session,
-        actor=actor,
-        action=f"request.{request.status.value}",
-        subject=f"order:{order.number}",
-        detail={"reference": request.reference},
-    )
+    action = f"request.{request.status.value}"
+    _announce(session, request, topic="request.settled", actor=actor, action=action)
     return request
 
 
