@@ -1,3 +1,4 @@
+# Over 350 lines on purpose: one benchmark run, start to report, reads best as one script.
 """Benchmark: the same short conversations sent, in one run, to (a) a default
 `rasa init` bot with the same Rasa (built once, cached under var/bench/),
 (b) this project's Rasa webhook alone, with one and with two Rasa servers, and
