@@ -112,28 +112,6 @@ def test_production_accepts_what_the_supervisor_generates() -> None:
     assert settings(environment="production", rasa_token=secrets.token_hex(32), widget_identity_secret=STRONG)
 
 
-def test_each_channel_gets_only_its_own_part() -> None:
-    made = settings(
-        twilio_account_sid="AC123",
-        twilio_auth_token="tw-token",
-        twilio_from_number="+447700900000",
-        public_base_url="https://shop.example/",
-        telegram_bot_token="1:abc",
-        staff_telegram_chat_id="-100",
-        max_ws_frame_bytes=4096,
-        staff_session_hours=3,
-    )
-    assert made.sms.enabled and made.sms.account_sid == "AC123"
-    assert made.sms.auth_token.get_secret_value() == "tw-token"
-    assert made.sms.public_base_url == "https://shop.example"
-    assert made.telegram.enabled and made.telegram.staff_chat_id == "-100"
-    assert made.widget.max_frame_bytes == 4096
-    assert made.staff.session_hours == 3
-    # Only its own: the SMS part knows nothing of Telegram, nor the widget of Twilio.
-    assert not any("telegram" in name or "bot_token" in name for name in type(made.sms).model_fields)
-    assert not any("twilio" in name or "auth_token" in name for name in type(made.widget).model_fields)
-
-
 def test_one_database_default_for_every_process(monkeypatch: pytest.MonkeyPatch) -> None:
     from actions.settings import ActionServerSettings
     from bot.supervisor_settings import SupervisorSettings
@@ -148,14 +126,3 @@ def test_one_database_default_for_every_process(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DATABASE_URL", "sqlite:///elsewhere.db")
     assert GatewaySettings(_env_file=None).database_url == "sqlite:///elsewhere.db"
     assert SupervisorSettings().database_url == "sqlite:///elsewhere.db"
-
-
-def test_the_supervisor_reads_its_settings_object(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.supervisor_settings import SupervisorSettings
-
-    monkeypatch.setenv("DEMO_MODE", "yes")
-    monkeypatch.setenv("GATEWAY_PORT", "18601")
-    made = SupervisorSettings()
-    assert made.demo_mode is True and made.gateway_port == 18601
-    monkeypatch.setenv("DEMO_MODE", "maybe")  # not a yes: off, as before
-    assert SupervisorSettings().demo_mode is False

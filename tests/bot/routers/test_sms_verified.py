@@ -7,7 +7,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.models import AuditEntry, Conversation, Customer
-from tests.bot.test_sms import STRANGER, conversations_at, deliver, gateway, settle, twilio  # noqa: F401
+from tests.bot.routers.test_sms import STRANGER, conversations_at, deliver, gateway, settle, twilio  # noqa: F401
 from tests.fakes.gateway import Gateway
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.twilio import Phone
