@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.core.messages import ConversationRef, InboundMessage
 from bot.conversations import Outcome
 from bot.staff import accounts
-from crm.models import AuditEntry, Handoff, Message, StaffRole, StaffUser
+from crm.models import AuditEntry, Conversation, Handoff, Message, StaffRole, StaffUser
 from crm.shop import ShopProfile, load_shop_profile
 from tests.fakes.rasa import HANDOFF_TEXT, PERSON, RATING_QUESTION, FakeRasa, HandoffRasa
 from tests.fakes.rigs import Clock, RecordingFanout, ServiceRig, make_service, messages_of
@@ -204,3 +205,14 @@ class StaffClient:
 
     def cookie_header(self) -> str:
         return "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
+
+
+def page_text(response: Any) -> str:
+    """A console page as the text a person reads: entities decoded, whitespace collapsed."""
+    return html.unescape(re.sub(r"\s+", " ", response.text))
+
+
+def conversation_ids(db: sessionmaker[Session]) -> list[str]:
+    """Every conversation's id, oldest first."""
+    with db() as session:
+        return list(session.scalars(select(Conversation.id).order_by(Conversation.created_at)))

@@ -1,21 +1,19 @@
-"""The staff console over HTTP and its live socket, with the whole gateway on a
-real port: the queue, a conversation with everything the bot knew, replies
-reaching the customer's widget in real time, resolve, audit, staff accounts."""
+"""/staff/conversations over HTTP and the live socket, with the whole gateway on a real
+port: one conversation with everything the bot knew, replies reaching the customer's
+widget in real time, assign and resolve, canned replies."""
 
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from websockets.asyncio.client import connect
@@ -33,120 +31,19 @@ from crm.models import (
     Order,
     OrderStatus,
     Sender,
-    StaffRole,
-    StaffUser,
 )
 from tests.bot.staff_support import (
     HANDOFF_TEXT,
     PERSON,
     RATING_QUESTION,
     HandoffRasa,
-    StaffClient,
-    create_staff,
-    staff_email,
+    conversation_ids,
+    page_text,
 )
 from tests.fakes.gateway import Gateway
-from tests.fakes.rasa import FakeRasa
+
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def rasa(fake_rasa: FakeRasa, db: sessionmaker[Session]) -> HandoffRasa:
-    handoff_rasa = HandoffRasa(fake_rasa, db)
-    fake_rasa.handler = handoff_rasa.handler  # type: ignore[method-assign]
-    return handoff_rasa
-
-
-@pytest_asyncio.fixture
-async def gateway(start_gateway: Callable[..., Any], rasa: HandoffRasa) -> Gateway:
-    return await start_gateway(staff_session_secret="staff-session-secret-for-tests-0123")
-
-
-@pytest_asyncio.fixture
-async def staff(gateway: Gateway) -> AsyncIterator[Callable[..., Any]]:
-    clients: list[StaffClient] = []
-
-    async def sign_in(
-        db: sessionmaker[Session], name: str = "Sam Carter", role: StaffRole = StaffRole.agent
-    ) -> tuple[StaffClient, int]:
-        staff_id = create_staff(db, name=name, role=role)
-        client = StaffClient(gateway.url)
-        clients.append(client)
-        await client.sign_in(staff_email(db, staff_id))
-        return client, staff_id
-
-    yield sign_in
-    for client in clients:
-        await client.aclose()
-
-
-def page_text(response: Any) -> str:
-    return html.unescape(re.sub(r"\s+", " ", response.text))
-
-
-def conversation_ids(db: sessionmaker[Session]) -> list[str]:
-    with db() as session:
-        return list(session.scalars(select(Conversation.id).order_by(Conversation.created_at)))
-
-
-# -- the queue ----------------------------------------------------------------------------
-
-
-async def test_the_queue_lists_waiting_customers_by_priority_then_wait(
-    gateway: Gateway, staff: Callable[..., Any], db: sessionmaker[Session]
-) -> None:
-    now = utcnow()
-    with db() as session:
-        for cid, priority, minutes, reason in (
-            ("c-old", 0, 30, "request_human"),
-            ("c-new", 0, 5, "fallback"),
-            ("c-complaint", 10, 1, "complaint"),
-        ):
-            session.add(Conversation(id=cid, channel="sms", address=cid, state=ConversationState.queued))
-            session.flush()
-            session.add(
-                Handoff(
-                    conversation_id=cid,
-                    reason=reason,
-                    priority=priority,
-                    slots={},
-                    order_numbers=[],
-                    created_at=now - timedelta(minutes=minutes),
-                )
-            )
-        session.add(Conversation(id="c-live", channel="web", address="live", state=ConversationState.bot))
-        session.commit()
-    client, _ = await staff(db)
-    page = await client.get("/staff")
-    waiting = re.search(r'data-testid="waiting">(.*?)</table>', page.text, re.S)
-    assert waiting is not None
-    assert re.findall(r'tr data-conversation-id="([^"]+)"', waiting.group(1)) == [
-        "c-complaint",
-        "c-old",
-        "c-new",
-    ]
-    assert "c-live" in page.text  # live with the assistant: staff can step in
-    assert 'data-testid="waiting-count">3<' in page.text
-
-
-async def test_a_handoff_on_the_widget_reaches_the_console_live(
-    gateway: Gateway, staff: Callable[..., Any], db: sessionmaker[Session]
-) -> None:
-    client, _ = await staff(db)
-    ws_url = gateway.ws_url.replace("/ws/chat", "/staff/ws")
-    async with connect(ws_url, additional_headers={"Cookie": client.cookie_header()}) as console:
-        async with gateway.connect() as widget:
-            await widget.recv_until(lambda f: f["type"] == "history")
-            await widget.say("c1", PERSON)
-            frame = json.loads(await asyncio.wait_for(console.recv(), 5))
-            (conversation_id,) = conversation_ids(db)
-            assert frame["type"] == "queue" and frame["event"] == "handoff"
-            assert f'data-conversation-id="{conversation_id}"' in frame["html"]
-            assert "request human" in frame["html"]
-
-
-# -- one conversation ------------------------------------------------------------------------
 
 
 def seed_customer(db: sessionmaker[Session]) -> int:
@@ -374,76 +271,3 @@ async def test_canned_replies_come_from_the_shop_file(
     page = page_text(await client.get("/staff/conversations/c-queued"))
     refund = "I've started your refund. It usually reaches your account within 5 working days."
     assert f'<option value="{refund}">Refund started</option>' in page
-
-
-# -- admin ---------------------------------------------------------------------------------
-
-
-async def test_admins_manage_accounts_with_clear_answers_and_every_change_audited(
-    gateway: Gateway, staff: Callable[..., Any], db: sessionmaker[Session]
-) -> None:
-    admin, boss = await staff(db, name="Robin Admin", role=StaffRole.admin)
-    created = await admin.post(
-        "/staff/admin/staff",
-        {
-            "email": "New.Person@Shop.example",
-            "name": "New Person",
-            "role": "agent",
-            "password": "a fine long password",
-        },
-        json_reply=False,
-    )
-    assert created.status_code == 303
-    with db() as session:
-        new = session.scalars(select(StaffUser).where(StaffUser.email == "new.person@shop.example")).one()
-        assert new.role == StaffRole.agent and new.password_hash.startswith("$argon2id$")
-    duplicate = await admin.post(
-        "/staff/admin/staff",
-        {
-            "email": "new.person@shop.example",
-            "name": "Again",
-            "role": "agent",
-            "password": "a fine long password",
-        },
-        json_reply=False,
-    )
-    assert duplicate.status_code == 400 and "already an account" in page_text(duplicate)
-    weak = await admin.post(
-        "/staff/admin/staff",
-        {"email": "x@shop.example", "name": "X", "role": "agent", "password": "short"},
-        json_reply=False,
-    )
-    assert weak.status_code == 400 and "at least 12 characters" in page_text(weak)
-    demote_self = await admin.post(f"/staff/admin/staff/{boss}", {"role": "agent"}, json_reply=False)
-    assert demote_self.status_code == 400 and "your own admin rights" in page_text(demote_self)
-    deactivate = await admin.post(f"/staff/admin/staff/{new.id}", {"active": "false"}, json_reply=False)
-    assert deactivate.status_code == 303
-    audit_page = page_text(await admin.get("/staff/admin/audit"))
-    assert "staff.create" in audit_page and "staff.update" in audit_page and "active: False" in audit_page
-    assert "a fine long password" not in audit_page
-    with db() as session:
-        entries = session.scalars(select(AuditEntry).where(AuditEntry.actor == f"staff:{boss}")).all()
-    assert [e.action for e in entries if e.action.startswith("staff.")] == [
-        "staff.sign_in",
-        "staff.create",
-        "staff.update",
-    ]
-
-
-async def test_the_audit_log_links_conversations_and_pages_back(
-    gateway: Gateway, staff: Callable[..., Any], db: sessionmaker[Session]
-) -> None:
-    admin, boss = await staff(db, name="Robin Admin", role=StaffRole.admin)
-    with db() as session:
-        for i in range(130):
-            session.add(
-                AuditEntry(actor="system", action="test.entry", subject=f"conversation:c{i}", detail={"n": i})
-            )
-        session.commit()
-    first = await admin.get("/staff/admin/audit")
-    assert first.text.count("test.entry") == 100
-    assert 'href="/staff/conversations/c129"' in first.text
-    older = re.search(r'href="(/staff/admin/audit\?before=\d+)"', first.text)
-    assert older is not None
-    second = await admin.get(older.group(1))
-    assert second.text.count("test.entry") == 30 and "c0<" in second.text
