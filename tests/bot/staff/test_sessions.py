@@ -1,4 +1,4 @@
-"""Signed staff sessions and CSRF tokens, and argon2 password checks, as units."""
+"""Signed staff sessions and CSRF tokens, as units."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import base64
 import json
 
 import pytest
-from argon2 import PasswordHasher
 
-from bot.staff import passwords, sessions
+from bot.staff import sessions
+
 
 SECRET = "a-staff-session-secret-for-tests"
 
@@ -78,18 +78,3 @@ def test_login_csrf_needs_both_halves_to_match() -> None:
     assert not sessions.login_csrf_valid(token, token + "x")
     assert not sessions.login_csrf_valid(None, token)
     assert not sessions.login_csrf_valid(token, None)
-
-
-def test_passwords_are_argon2id_and_checked() -> None:
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    hashed = passwords.hash_password("a long enough password", hasher=cheap)
-    assert hashed.startswith("$argon2id$")
-    assert passwords.verify_password(hashed, "a long enough password")
-    assert not passwords.verify_password(hashed, "a long enough passwort")
-    assert not passwords.verify_password(None, "a long enough password")
-    assert not passwords.verify_password("not a hash", "a long enough password")
-    assert passwords.needs_rehash(hashed)  # weaker than today's parameters
-    with pytest.raises(passwords.WeakPassword):
-        passwords.hash_password("short")
-    with pytest.raises(passwords.WeakPassword):
-        passwords.hash_password(" " * 20)
