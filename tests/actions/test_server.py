@@ -214,3 +214,12 @@ def test_a_token_that_is_not_even_utf8_is_a_401_not_a_500(action_server: ActionS
         assert conn.getresponse().status == 401
     finally:
         conn.close()
+
+
+def test_the_action_server_implements_every_action_the_domain_names() -> None:
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    named = set(load_domain()["actions"])
+    assert named and named <= set(executor.actions), named - set(executor.actions)
