@@ -3,7 +3,8 @@
 For every module under bot/, actions/, crm/ and rasa_ext/ (packages' __init__.py and
 Alembic's crm/migrations/ aside), prints whether tests/<same path>/test_<name>.py exists
 (`__main__.py` is mirrored by test_main.py), then the test modules that mirror no source
-module, then a summary:
+module: extra tests of a module beside its mirror (tests/bot/routers/test_sms_fuzz.py for
+bot/routers/sms.py), then the rest; then a summary:
 
     .venv/bin/python scripts/test_mirror.py            # the report
     .venv/bin/python scripts/test_mirror.py --missing  # only what is missing
@@ -44,6 +45,14 @@ def unmatched_tests(modules: list[Path], root: Path = ROOT) -> list[Path]:
     return [p for p in found if p not in expected]
 
 
+def extra_of(test: Path, modules: list[Path]) -> Path | None:
+    """The module whose extra tests `test` holds: test_<name>_<more>.py beside test_<name>.py."""
+    stem = test.stem.removeprefix("test_")
+    here = [m for m in modules if mirrored_test(m).parent == test.parent]
+    named = [m for m in here if stem.startswith(mirrored_test(m).stem.removeprefix("test_") + "_")]
+    return max(named, key=lambda m: len(m.stem), default=None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--missing", action="store_true", help="print only modules without a mirrored test")
@@ -59,9 +68,16 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.missing and present):
             print(f"{'ok     ' if present else 'MISSING'}  {module}  ->  {test}")
     if not args.missing:
-        print("\ntest modules that mirror no source module (extra tests of a module, or misplaced):")
-        for test in unmatched_tests(modules):
-            print(f"         {test}")
+        unmatched = unmatched_tests(modules)
+        extras = {test: extra_of(test, modules) for test in unmatched}
+        print("\nextra test modules of a module, beside its mirror:")
+        for test, module in extras.items():
+            if module is not None:
+                print(f"         {test}  ->  {module}")
+        print("\ntest modules that mirror no source module (cross-cutting, or misplaced):")
+        for test, module in extras.items():
+            if module is None:
+                print(f"         {test}")
     print(f"\n{len(modules) - missing} of {len(modules)} source modules have a mirrored test module.")
     return 1 if args.strict and missing else 0
 

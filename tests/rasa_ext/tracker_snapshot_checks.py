@@ -1,6 +1,6 @@
 """Checks of rasa_ext/tracker_store.py, run inside `.venv-rasa` (Rasa has no pytest there).
 
-test_tracker_snapshots.py runs this module through the shared harness (tests/rasa_env/)
+test_tracker_store_snapshots.py runs this module through the shared harness (tests/rasa_env/)
 and turns each `check_*` into a test.
 """
 
