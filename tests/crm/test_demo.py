@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from crm.clock import as_utc, utcnow
 from crm.demo import seed_demo
-from crm.demo_gen import DEMO_DATA, build_demo_csv
 from crm.models import (
     ChannelIdentity,
     Customer,
@@ -149,13 +148,6 @@ def test_same_day_same_data(session: Session) -> None:
     seed_demo(session, today=TODAY)
     assert [(o.number, as_utc(o.placed_at), o.total) for o in session.scalars(select(Order).order_by(Order.number))] == first
     assert sorted(session.scalars(select(ReturnRequest.reference))) == references
-
-
-def test_the_checked_in_csv_files_are_what_the_generator_makes() -> None:
-    customers, orders = build_demo_csv()
-    assert (DEMO_DATA / "customers.csv").read_text(encoding="utf-8") == customers
-    assert (DEMO_DATA / "orders.csv").read_text(encoding="utf-8") == orders
-    assert build_demo_csv() == (customers, orders)
 
 
 def test_every_seeded_customer_is_a_demo_row_and_imports_are_not(demo: Session) -> None:

@@ -27,7 +27,6 @@ from tests.actions.tracker_support import (
     user_event,
 )
 
-
 pytestmark = pytest.mark.usefixtures("crm")
 
 

@@ -23,7 +23,6 @@ from crm.services.audit import audit
 from tests.actions.identity.support import failed_attempts_of
 from tests.actions.tracker_support import make_tracker, run_action, slot_events, texts, user_event
 
-
 pytestmark = pytest.mark.usefixtures("crm")
 
 

@@ -9,7 +9,6 @@ import pytest
 from actions.identity import ActionSessionStart
 from tests.actions.tracker_support import load_domain, run_action, slot_events, user_event
 
-
 pytestmark = pytest.mark.usefixtures("crm")
 
 

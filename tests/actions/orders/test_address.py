@@ -22,7 +22,6 @@ from tests.actions.orders.support import VERIFIED, order_tracker, reloaded
 from tests.actions.tracker_support import make_tracker, run_action, slot_events, texts
 from tests.factories import make_order
 
-
 pytestmark = pytest.mark.usefixtures("crm")
 
 

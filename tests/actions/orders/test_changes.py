@@ -31,7 +31,6 @@ from tests.actions.orders.support import order_tracker, reloaded
 from tests.actions.tracker_support import run_action, slot_events, texts
 from tests.factories import make_order
 
-
 pytestmark = pytest.mark.usefixtures("crm")
 
 

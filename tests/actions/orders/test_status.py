@@ -26,7 +26,6 @@ from tests.actions.orders.support import order_tracker
 from tests.actions.tracker_support import run_action, slot_events, texts
 from tests.factories import make_order
 
-
 pytestmark = pytest.mark.usefixtures("crm")
 
 

@@ -25,7 +25,6 @@ from tests.actions.orders.support import followups, reloaded
 from tests.actions.tracker_support import make_tracker, run_action, slot_events
 from tests.factories import make_order
 
-
 pytestmark = pytest.mark.usefixtures("crm")
 
 

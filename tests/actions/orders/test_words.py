@@ -8,7 +8,6 @@ import pytest
 
 from actions.orders import on_day
 
-
 pytestmark = pytest.mark.usefixtures("crm")
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from bot.staff import sessions
 
-
 SECRET = "a-staff-session-secret-for-tests"
 
 

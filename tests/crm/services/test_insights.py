@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from crm.models import Conversation, HandoffStatus, Sender
 from crm.services.insights import Scope, Window, insights
-from crm.services.insights_sql import percentile
 from tests.factories import (
     make_conversation,
     make_feedback,
@@ -176,10 +175,3 @@ def test_window_edges_are_local_midnights() -> None:
     assert w.since == datetime(2026, 3, 29, 0, tzinfo=timezone.utc)
     assert w.until - w.since == timedelta(hours=23)
     assert w.previous() == Window(date(2026, 3, 28), date(2026, 3, 28), w.tz)
-
-
-def test_percentile_is_nearest_rank() -> None:
-    assert percentile([], 0.5) is None
-    assert percentile([1, 2, 3, 4], 0.5) == 2
-    assert percentile(list(range(1, 11)), 0.9) == 9
-    assert percentile([7], 0.9) == 7

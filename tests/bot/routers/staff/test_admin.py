@@ -14,7 +14,6 @@ from crm.models import AuditEntry, StaffRole, StaffUser
 from tests.bot.staff_support import page_text
 from tests.fakes.gateway import Gateway
 
-
 pytestmark = pytest.mark.asyncio
 
 

@@ -42,7 +42,6 @@ from tests.bot.staff_support import (
 )
 from tests.fakes.gateway import Gateway
 
-
 pytestmark = pytest.mark.asyncio
 
 

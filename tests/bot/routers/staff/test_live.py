@@ -14,7 +14,6 @@ from websockets.asyncio.client import connect
 from tests.bot.staff_support import PERSON, conversation_ids
 from tests.fakes.gateway import Gateway
 
-
 pytestmark = pytest.mark.asyncio
 
 

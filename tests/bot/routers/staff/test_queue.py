@@ -14,7 +14,6 @@ from crm.clock import utcnow
 from crm.models import Conversation, ConversationState, Handoff
 from tests.fakes.gateway import Gateway
 
-
 pytestmark = pytest.mark.asyncio
 
 
