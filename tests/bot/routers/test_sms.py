@@ -8,10 +8,9 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
@@ -29,6 +28,7 @@ from crm.models import (
 )
 from crm.services.verification_limits import client_fingerprint
 from crm.shop import load_shop_profile
+from tests.bot.routers.sms_support import PATH, STRANGER, conversations_at, deliver, settle, sms_settings
 from tests.fakes.gateway import Gateway
 from tests.fakes.rasa import FakeRasa, RasaCall
 from tests.fakes.rigs import messages_of
@@ -45,71 +45,13 @@ from tests.fakes.twilio import (
 pytestmark = pytest.mark.asyncio
 
 KNOWN = "+447700900123"  # the `customer` fixture's phone (Ada, C001)
-STRANGER = "+447700900555"
-PATH = "/webhooks/twilio/sms"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
-
-
-@pytest.fixture
-def twilio() -> Iterator[FakeTwilioApi]:
-    with FakeTwilioApi().serve() as fake:
-        yield fake
-
-
-def sms_settings(twilio: FakeTwilioApi) -> dict[str, Any]:
-    return {
-        "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
-        "twilio_from_number": SHOP_NUMBER,
-        "public_base_url": PUBLIC_BASE_URL,
-        "twilio_api_base_url": twilio.url,
-    }
 
 
 @pytest_asyncio.fixture
 async def gateway(twilio: FakeTwilioApi, start_gateway: Callable[..., Any]) -> Gateway:
     # Twilio first: the gateway stops (and drains its texts) before the fake does.
     return await start_gateway(**sms_settings(twilio))
-
-
-async def deliver(
-    gateway: Gateway,
-    phone: Phone,
-    body: str,
-    *,
-    sid: str | None = None,
-    signature: str | None = "sign",
-    form: dict[str, str] | None = None,
-    **extra: str,
-) -> httpx.Response:
-    """POST what Twilio would post for one inbound text (signed unless told otherwise)."""
-    form = form or phone.form(body, sid=sid, **extra)
-    headers = {}
-    if signature == "sign":
-        headers["X-Twilio-Signature"] = phone.sign(form)
-    elif signature is not None:
-        headers["X-Twilio-Signature"] = signature
-    async with httpx.AsyncClient() as http:
-        return await http.post(gateway.url + PATH, data=form, headers=headers)
-
-
-async def settle(fake_rasa: FakeRasa, seconds: float = 0.3) -> None:
-    """Let background turns finish (Rasa answers at once unless delayed)."""
-    deadline = time.monotonic() + 5
-    while any(fake_rasa.active.values()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(seconds)
-
-
-def conversations_at(db: sessionmaker[Session], number: str) -> list[Conversation]:
-    with db() as session:
-        return list(
-            session.scalars(
-                select(Conversation)
-                .where(Conversation.channel == "sms", Conversation.address == number)
-                .order_by(Conversation.created_at)
-            )
-        )
 
 
 def only_conversation(db: sessionmaker[Session], number: str) -> Conversation:

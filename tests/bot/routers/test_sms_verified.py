@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
+import pytest_asyncio
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.models import AuditEntry, Conversation, Customer
-from tests.bot.routers.test_sms import STRANGER, conversations_at, deliver, gateway, settle, twilio  # noqa: F401
+from tests.bot.routers.sms_support import STRANGER, conversations_at, deliver, settle, sms_settings
 from tests.fakes.gateway import Gateway
 from tests.fakes.rasa import FakeRasa
-from tests.fakes.twilio import Phone
+from tests.fakes.twilio import FakeTwilioApi, Phone
 
 pytestmark = pytest.mark.asyncio
+
+
+@pytest_asyncio.fixture
+async def gateway(twilio: FakeTwilioApi, start_gateway: Callable[..., Any]) -> Gateway:
+    # Twilio first: the gateway stops (and drains its texts) before the fake does.
+    return await start_gateway(**sms_settings(twilio))
 
 
 def bind(db: sessionmaker[Session], conversation_id: str, customer: Customer, *, in_chat: bool) -> None:
