@@ -1,7 +1,8 @@
 """Gateway test fixtures: a database the gateway commits to for real, the fake Rasa and
 action server (tests/fakes/rasa.py), the conversation service wired to them
 (tests/fakes/rigs.py), the whole app served by a real uvicorn on a free port
-(tests/fakes/gateway.py), and Debian's Chromium for the browser tests.
+(tests/fakes/gateway.py), the fake Twilio REST API (tests/fakes/twilio.py), and Debian's
+Chromium for the browser tests.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.fakes.browser import chromium
 from tests.fakes.gateway import Gateway, ThreadedGateway, gateway_app, start_gateway_server
 from tests.fakes.rasa import FakeRasa, HandoffRasa
 from tests.fakes.rigs import ServiceRig, build_service_rig
+from tests.fakes.twilio import FakeTwilioApi
 
 # -- database ----------------------------------------------------------------------
 
@@ -130,6 +132,16 @@ def console_url(gateway_db_url: str, db: sessionmaker[Session], fake_rasa: FakeR
     secret = "staff-session-secret-for-tests-0123"
     with ThreadedGateway(lambda: gateway_app(gateway_db_url, rasa, staff_session_secret=secret)) as gateway:
         yield gateway.url
+
+
+# -- fake platforms -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def twilio() -> Iterator[FakeTwilioApi]:
+    """Twilio's REST API on a free port; SMS channels and gateways are pointed at its url."""
+    with FakeTwilioApi().serve() as fake:
+        yield fake
 
 
 # -- the browser -----------------------------------------------------------------------

@@ -4,7 +4,7 @@ opted out) the service learns it, while the bot's own turns carry on."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
@@ -56,12 +56,6 @@ class Rig:
                 )  # fmt: skip
             )
             session.commit()
-
-
-@pytest.fixture
-def twilio() -> Iterator[FakeTwilioApi]:
-    with FakeTwilioApi().serve() as fake:
-        yield fake
 
 
 @pytest_asyncio.fixture

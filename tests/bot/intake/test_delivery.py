@@ -5,7 +5,7 @@ against the fake Bot API - so the console's "could not deliver" path works on al
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import httpx
@@ -92,12 +92,6 @@ async def test_the_widget_raises_delivery_failed_when_its_fanout_refuses(
 
 
 # -- SMS ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def twilio() -> Iterator[FakeTwilioApi]:
-    with FakeTwilioApi().serve() as fake:
-        yield fake
 
 
 def _sms(intake: Intake, twilio: FakeTwilioApi) -> SmsChannel:
