@@ -162,7 +162,8 @@ def test_the_return_is_passed_to_the_shop(customer: Any, session: Session) -> No
         session, customer=customer, number="81611", status=OrderStatus.delivered,
         delivered_at=utcnow() - timedelta(days=3),
     )
-    tracker = order_tracker("affirm", "yes", slots={"awaiting": "refund_confirmation", "order_in_question": "81611"})
+    slots = {"awaiting": "refund_confirmation", "order_in_question": "81611"}
+    tracker = order_tracker("affirm", "yes", slots=slots)
     _, messages = run_action(ActionConfirmRefund(), tracker)
     session.expire_all()
     [request] = session.scalars(select(ShopRequest).where(ShopRequest.order_id == order.id)).all()
