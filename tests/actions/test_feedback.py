@@ -23,8 +23,6 @@ from actions.feedback import (
     ActionCheckFeedback,
     ActionSubmitFeedback,
     ValidateFeedbackForm,
-    is_skip,
-    parse_score,
 )
 from crm.models import Feedback, HandoffStatus
 from tests.actions.tracker_support import (
@@ -33,7 +31,6 @@ from tests.actions.tracker_support import (
     slot_events,
     texts,
 )
-from tests.timing import assert_linear
 from tests.factories import (
     make_conversation,
     make_customer,
@@ -243,23 +240,6 @@ def test_a_comment_is_kept_as_typed() -> None:
     assert slots["feedback_comment"] == "Quick and friendly, thank you!"
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("5", 5),
-        ("five stars!!", 5),
-        ("3 or 4", None),
-        ("4 but delivery took 3 days", None),
-        ("one of the best chats ever", None),
-        ("4.5", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_parse_score(text: str | None, expected: int | None) -> None:
-    assert parse_score(text) == expected
-
-
 # -- storing it ---------------------------------------------------------------------
 
 
@@ -401,10 +381,3 @@ def test_the_comment_is_added_to_the_stored_score_not_stored_again(session: Sess
     assert (row.score, row.comment) == (4, "Lovely tea")
     assert texts(messages) == THANKS
     assert slot_events(events)["feedback_id"] is None
-
-
-def test_skip_words_survive_punctuation_and_take_linear_time() -> None:
-    assert is_skip("  -- no thanks!! ", None) and is_skip("—", None) is False and is_skip(" - ", None)
-    assert is_skip("N/A.", None) and not is_skip("no, it was great", None)
-    # `^\W*(...)\W*$` backtracked quadratically on a long run of punctuation.
-    assert_linear(lambda text: is_skip(text, None), [lambda n: "-" * n + "x", lambda n: "!" * n + "no"])
