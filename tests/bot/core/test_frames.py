@@ -62,3 +62,23 @@ async def test_events_publish_through_the_fanout_and_are_a_no_op_without_one() -
         (STAFF_QUEUE_KEY, {"type": "queue", "event": "handoff", "conversation_id": "c"})
     ]
     await Events(None).queue("handoff")  # nothing to publish to: nothing raised
+
+
+
+async def test_a_customers_tabs_get_each_message_once_and_no_staff_frames(gateway: Any) -> None:
+    """Two audiences, two keys: a customer's tabs (the conversation's key, written by the widget
+    adapter) and staff consoles (the staff key, written by the core). A second tab of the
+    session hears the customer's message and the reply exactly once, and staff-only frames
+    (state, reload, queue) never reach a customer's browser."""
+    async with gateway.connect() as first:
+        session = await first.recv()
+        await first.recv()  # history
+        async with gateway.connect(session=session["session"]) as second:
+            await second.recv()  # history
+            await first.say("c-1", "hello from tab one")
+            frames = await second.quiet(1.0)
+    customer = [f for f in frames if f["type"] == "message" and f["from"] == "customer"]
+    bot = [f for f in frames if f["type"] == "message" and f["from"] != "customer"]
+    assert [f["client_id"] for f in customer] == ["c-1"]
+    assert [f["text"] for f in bot] == ["echo: hello from tab one"]
+    assert not [f for f in frames if f["type"] in ("state", "reload", "queue")]
