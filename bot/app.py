@@ -169,8 +169,9 @@ async def _start(
     )
     # Runs first on the way out: messages in progress finish while Rasa and the DB are still there.
     stack.push_async_callback(service.aclose, timeout=settings.rasa_timeout_seconds + _DRAIN_MARGIN_SECONDS)
+    intake = Intake(service=service, sessionmaker=db)
     web = widget.WidgetChannel(
-        service=service,
+        intake=intake,
         fanout=fanout,
         metrics=metrics,
         limits=widget.WidgetLimits(
@@ -189,7 +190,6 @@ async def _start(
         ),
     )
     service.register_channel(web)
-    intake = Intake(service=service, sessionmaker=db)
     texts: sms.SmsChannel | None = None
     if settings.sms.enabled:
         texts = _sms_channel(settings.sms, intake=intake, metrics=metrics)

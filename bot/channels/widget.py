@@ -2,9 +2,10 @@
 
 It verifies who is connecting (a server-issued session token, optionally a
 customer identity signed by the shop's backend), checks every frame (size,
-shape, length, rate), turns good ones into `InboundMessage`s for the
-conversation service, and sends frames back through a per-connection queue
-so a slow browser never holds up the bot.
+shape, length, rate), turns good ones into `InboundMessage`s, and sends
+frames back through a per-connection queue so a slow browser never holds up
+the bot. Sessions, conversations and storing go through the intake service
+(`bot.intake.door.Intake`), as for every channel.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from bot.channels.websocket import json_object as _json_object
 from bot.intake.delivery import NotDelivered
 
 if TYPE_CHECKING:
-    from bot.conversations import ConversationService, Receipt
+    from bot.conversations import Receipt
+    from bot.intake.door import Intake
     from bot.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ class WidgetChannel:
     def __init__(
         self,
         *,
-        service: ConversationService,
+        intake: Intake,
         fanout: _Fanout,
         metrics: Metrics,
         limits: WidgetLimits,
@@ -71,7 +73,7 @@ class WidgetChannel:
         ip_limiter: _Limiter,
         connect_limiter: _Limiter,
     ) -> None:
-        self._service = service
+        self._intake = intake
         self._fanout = fanout
         self._metrics = metrics
         self._limits = limits
@@ -108,17 +110,15 @@ class WidgetChannel:
         customer, verdict = await self._verified_customer(
             params.get("customer_id"), params.get("expires"), params.get("signature")
         )
-        token = params.get("session")
-        conversation = await self._resume(token, customer, params.get("customer_id"), verdict)
-        new_session = conversation is None
-        if conversation is None:
-            token = identity.new_session_token()
-            conversation = await self._service.start_conversation(
-                channel=CHANNEL,
-                address=identity.hash_session_token(token),
-                customer_external_id=customer,
-                locale=_locale(params.get("locale")),
-            )
+        conversation, token = await self._intake.session(
+            channel=CHANNEL,
+            token=params.get("session"),
+            customer=customer,
+            expired_claim=params.get("customer_id") if verdict == "expired" else None,
+            locale=_locale(params.get("locale")),
+            idle_after=self._session_idle,
+        )
+        new_session = token is not None
         await websocket.accept()
         connection = Connection(websocket)
         writer = asyncio.create_task(connection.write())
@@ -127,9 +127,9 @@ class WidgetChannel:
         # (the widget redraws from the history frame, so it is not shown twice either).
         unsubscribe = self._fanout.subscribe(conversation.id, connection.push)
         try:
-            if new_session:
+            if token is not None:
                 connection.push({"type": "session", "session": token})
-            history = await self._service.transcript(conversation_id=conversation.id)
+            history = await self._intake.history(conversation)
             connection.push(
                 {"type": "history", "messages": [_history_item(conversation, e) for e in history]}
             )
@@ -165,37 +165,13 @@ class WidgetChannel:
                 extra={"claimed_customer": identity.fingerprint(claimed), "reason": verdict},
             )
             return None, verdict
-        if not await self._service.customer_exists(external_id=claimed):
+        if not await self._intake.customer_exists(claimed):
             logger.warning(
                 "signed widget identity is not a CRM customer; treated as anonymous",
                 extra={"claimed_customer": identity.fingerprint(claimed)},
             )
             return None, "unknown"
         return claimed, verdict
-
-    async def _resume(
-        self, token: str | None, customer: str | None, claimed: str | None, verdict: str
-    ) -> ConversationRef | None:
-        if token is None or not identity.session_token_well_formed(token):
-            return None
-        conversation = await self._service.find_conversation(
-            channel=CHANNEL, address=identity.hash_session_token(token), idle_after=self._session_idle
-        )
-        if conversation is None:
-            return None
-        if verdict == "expired" and claimed and conversation.customer_external_id == claimed:
-            # A tab open past its page's signature: the session token (256 bits, idle-limited)
-            # already vouches for this customer's conversation, so it carries on.
-            return conversation
-        if conversation.customer_external_id != customer:
-            # Sign-in, sign-out or another person on a shared computer: the old
-            # conversation stays with whoever had it.
-            logger.info(
-                "widget identity differs from the session's; starting a new conversation",
-                extra={"previous_conversation": conversation.id},
-            )
-            return None
-        return conversation
 
     async def _read(
         self, websocket: WebSocket, connection: Connection, conversation: ConversationRef, ip: str
@@ -289,7 +265,7 @@ class WidgetChannel:
             if receipt.rejection is not None:
                 connection.push(self._error(receipt.rejection, client_id))
 
-        self._service.submit(inbound, on_stored=stored)
+        self._intake.submit(inbound, then=stored)
 
     def _refuse(
         self,

@@ -4,6 +4,9 @@
   (two quick messages from a new sender must not start two conversations);
 - `open(...)`: find the sender's conversation, bind a customer the channel
   verified, or start a new one when the thread belongs to someone else;
+- `session(...)`: the widget's rule: a browser session token's conversation,
+  or a new session and conversation when the token is unknown, idle or held by
+  another identity;
 - `submit(inbound)`: hand a message to the conversation service and wait until
   it is stored (or known to be a duplicate);
 - `record(...)`: store a message the gateway answers itself (a keyword, a
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import sms_store
+from bot import identity, sms_store
 from bot.persistence import claims, rows
 from bot.core.messages import Button, ConversationRef, InboundMessage
 from bot.intake import records
@@ -39,6 +42,8 @@ from crm.normalize import normalize_phone
 
 if TYPE_CHECKING:
     from bot.conversations import ConversationService, Receipt
+    from bot.core.outcomes import OnStored
+    from bot.persistence.transcript import TranscriptEntry
 
 logger = logging.getLogger(__name__)
 
@@ -142,14 +147,87 @@ class Intake:
             customer_external_id=conversation.customer_external_id,
         )
 
+    # -- the widget's browser sessions ----------------------------------------------------
+
+    async def session(
+        self,
+        *,
+        channel: str,
+        token: str | None,
+        customer: str | None,
+        expired_claim: str | None,
+        locale: str,
+        idle_after: timedelta,
+    ) -> tuple[ConversationRef, str | None]:
+        """The conversation of a browser's session `token`, verified as `customer` (None: anonymous),
+        and a new session token when a new session (and conversation) starts, else None.
+
+        The address is the token's hash. A session carries on only for the same customer,
+        except that a signature which expired (`expired_claim`: the customer it named) keeps
+        that customer's own conversation. Sign-in, sign-out or another person on a shared
+        computer start a new session: the old conversation stays with whoever had it.
+        """
+        resumed = await self._resume(channel, token, customer, expired_claim, idle_after)
+        if resumed is not None:
+            return resumed, None
+        token = identity.new_session_token()
+        started = await self.service.start_conversation(
+            channel=channel,
+            address=identity.hash_session_token(token),
+            customer_external_id=customer,
+            locale=locale,
+        )
+        return started, token
+
+    async def _resume(
+        self,
+        channel: str,
+        token: str | None,
+        customer: str | None,
+        expired_claim: str | None,
+        idle_after: timedelta,
+    ) -> ConversationRef | None:
+        if token is None or not identity.session_token_well_formed(token):
+            return None
+        conversation = await self.service.find_conversation(
+            channel=channel, address=identity.hash_session_token(token), idle_after=idle_after
+        )
+        if conversation is None:
+            return None
+        if expired_claim and conversation.customer_external_id == expired_claim:
+            # A tab open past its page's signature: the session token (256 bits, idle-limited)
+            # already vouches for this customer's conversation, so it carries on.
+            return conversation
+        if conversation.customer_external_id != customer:
+            logger.info(
+                "widget identity differs from the session's; starting a new conversation",
+                extra={"previous_conversation": conversation.id},
+            )
+            return None
+        return conversation
+
+    async def customer_exists(self, external_id: str) -> bool:
+        """Whether a customer id a channel was given (signed, say) is a CRM customer."""
+        return await self.service.customer_exists(external_id=external_id)
+
+    async def history(self, conversation: ConversationRef) -> list[TranscriptEntry]:
+        """What a returning visitor sees again: the conversation's transcript."""
+        return await self.service.transcript(conversation_id=conversation.id)
+
     # -- messages ------------------------------------------------------------------------
 
-    def submit(self, inbound: InboundMessage) -> asyncio.Future[Receipt | None]:
+    def submit(self, inbound: InboundMessage, *, then: OnStored | None = None) -> asyncio.Future[Receipt | None]:
         """Hand `inbound` over (its place in line is taken now); the future is its receipt,
-        or None when handling ended without storing it (the service logged why)."""
+        or None when handling ended without storing it (the service logged why).
+
+        `then` runs with the receipt before the message's turn starts, so what it sends
+        (the widget's `ack` and the customer's words to other tabs) goes out before any reply.
+        """
         stored: asyncio.Future[Receipt | None] = asyncio.get_running_loop().create_future()
 
         async def on_stored(receipt: Receipt) -> None:
+            if then is not None:
+                await then(receipt)
             if not stored.done():
                 stored.set_result(receipt)
 

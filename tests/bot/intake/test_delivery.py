@@ -73,10 +73,10 @@ class _BrokenFanout:
         raise ConnectionError("the shared fan-out is gone")
 
 
-def _widget(service: ConversationService) -> widget.WidgetChannel:
+def _widget(intake: Intake) -> widget.WidgetChannel:
     limiter = RateLimiter(per_minute=60, burst=10)
     return widget.WidgetChannel(
-        service=service, fanout=_BrokenFanout(), metrics=Metrics(),
+        intake=intake, fanout=_BrokenFanout(), metrics=Metrics(),
         limits=widget.WidgetLimits(max_message_chars=2000, max_frame_bytes=16_384),
         identity=IdentityPolicy(secret="s"), session_idle=timedelta(days=1),
         session_limiter=limiter, ip_limiter=limiter, connect_limiter=limiter,
@@ -84,10 +84,10 @@ def _widget(service: ConversationService) -> widget.WidgetChannel:
 
 
 async def test_the_widget_raises_delivery_failed_when_its_fanout_refuses(
-    service: ConversationService,
+    intake: Intake,
 ) -> None:
     with pytest.raises(DeliveryFailed) as failed:
-        await _widget(service).send(conversation("web", "tokenhash"), STAFF_REPLY)
+        await _widget(intake).send(conversation("web", "tokenhash"), STAFF_REPLY)
     assert isinstance(failed.value, NotDelivered) and failed.value.reason == "ConnectionError"
 
 

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.messages import InboundMessage
 from bot.conversations import ConversationService
+from bot.identity import hash_session_token
 from bot.intake.door import Intake
 from bot.metrics import Metrics
 from bot.rasa import RasaClient
-from crm.models import Customer, Sender, TurnState
+from crm.clock import utcnow
+from crm.models import Conversation, Customer, Sender, TurnState
 from tests.fakes.rasa import RASA_TOKEN, RASA_URL, FakeRasa
 from tests.fakes.rigs import messages_of
 
@@ -101,3 +105,47 @@ async def test_one_sender_at_a_time_in_arrival_order(intake: Intake) -> None:
 
     await asyncio.gather(arrive("first", 0.05), arrive("second", 0))
     assert order == ["first in", "first out", "second in", "second out"]
+
+
+# -- the widget's browser sessions ---------------------------------------------------------
+
+WEB: dict[str, Any] = {"channel": "web", "locale": "en", "idle_after": timedelta(days=1)}
+
+
+async def test_a_session_token_carries_on_only_for_the_same_identity(
+    intake: Intake, customer: Customer
+) -> None:
+    first, token = await intake.session(token=None, customer=None, expired_claim=None, **WEB)
+    assert token is not None and first.address == hash_session_token(token)
+    again, none = await intake.session(token=token, customer=None, expired_claim=None, **WEB)
+    assert (again.id, none) == (first.id, None)
+    # Sign-in does not bind the anonymous session: a new session, the old thread stays as it was.
+    signed, signed_token = await intake.session(token=token, customer="C001", expired_claim=None, **WEB)
+    assert signed.id != first.id and signed_token not in (None, token)
+    assert signed.customer_external_id == "C001"
+    # Signed out on the same tab (or another person): a new anonymous session.
+    out, out_token = await intake.session(token=signed_token, customer=None, expired_claim=None, **WEB)
+    assert out.id != signed.id and out_token is not None and out.customer_external_id is None
+    # A signature that expired keeps its own customer's conversation, and only that one.
+    kept, kept_token = await intake.session(token=signed_token, customer=None, expired_claim="C001", **WEB)
+    assert (kept.id, kept_token) == (signed.id, None)
+    other, _ = await intake.session(token=signed_token, customer=None, expired_claim="C002", **WEB)
+    assert other.id != signed.id
+
+
+async def test_an_unknown_malformed_or_idle_token_starts_a_new_session(
+    intake: Intake, db: sessionmaker[Session]
+) -> None:
+    for token in ("x" * 43, "not a token"):
+        started, new_token = await intake.session(token=token, customer=None, expired_claim=None, **WEB)
+        assert new_token is not None and new_token != token
+        assert started.address == hash_session_token(new_token)
+    first, token = await intake.session(token=None, customer=None, expired_claim=None, **WEB)
+    with db.begin() as session:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id == first.id)
+            .values(updated_at=utcnow() - timedelta(days=2))
+        )
+    idle, idle_token = await intake.session(token=token, customer=None, expired_claim=None, **WEB)
+    assert idle.id != first.id and idle_token is not None
