@@ -73,8 +73,24 @@ async def test_hashing_threads_are_not_the_default_pool(stuck_argon2: threading.
 
 
 async def test_a_sign_in_flood_gets_503_and_chats_are_still_answered(
-    start_gateway: Callable[..., Any], db: Any, fake_rasa: FakeRasa, stuck_argon2: threading.Event
+    start_gateway: Callable[..., Any],
+    db: Any,
+    fake_rasa: FakeRasa,
+    stuck_argon2: threading.Event,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    pools: list[PasswordHasherPool] = []
+    real_init = PasswordHasherPool.__init__
+
+    def remembered(self: PasswordHasherPool, **kw: Any) -> None:
+        real_init(self, **kw)
+        pools.append(self)
+
+    monkeypatch.setattr(PasswordHasherPool, "__init__", remembered)
+
+    def in_flight() -> int:
+        return sum(pool.in_flight for pool in pools)
+
     gateway = await start_gateway(rate_limit_sign_in_ip_burst=1000, rate_limit_sign_in_ip_per_minute=1000)
     email = staff_email(db, create_staff(db, name="Sam Carter"))
     attacker = StaffClient(gateway.url)
@@ -88,7 +104,12 @@ async def test_a_sign_in_flood_gets_503_and_chats_are_still_answered(
             return await attacker.http.post("/staff/sign-in", data=form)
 
         flood = [asyncio.create_task(guess(i)) for i in range(capacity)]
-        await asyncio.sleep(0.5)
+        # Wait until the whole flood holds the pool (a fixed sleep raced a busy machine:
+        # a late guess met the full pool and the probe below took its place).
+        deadline = time.monotonic() + 30
+        while in_flight() < capacity:
+            assert time.monotonic() < deadline, f"only {in_flight()} of {capacity} guesses reached the pool"
+            await asyncio.sleep(0.02)
         refused = await guess(999)
         assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
         assert "busy" in refused.text
