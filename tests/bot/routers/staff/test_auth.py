@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -17,39 +17,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from crm.models import AuditEntry, Conversation, ConversationState, StaffRole, StaffUser
-from tests.bot.staff_support import PASSWORD, HandoffRasa, StaffClient, create_staff, staff_email
+from tests.bot.staff_support import PASSWORD, StaffClient, create_staff, staff_email
 from tests.fakes.gateway import Gateway
-from tests.fakes.rasa import FakeRasa
 
 pytestmark = pytest.mark.asyncio
 
-STAFF_SECRET = "staff-session-secret-for-tests-0123"
-
 
 @pytest_asyncio.fixture
-async def gateway(
-    start_gateway: Callable[..., Any], fake_rasa: FakeRasa, db: sessionmaker[Session]
-) -> Gateway:
-    rasa = HandoffRasa(fake_rasa, db)
-    fake_rasa.handler = rasa.handler  # type: ignore[method-assign]
-    # Buckets that barely refill, so the limits show however slow argon2 is on this machine.
-    return await start_gateway(
-        staff_session_secret=STAFF_SECRET, rate_limit_sign_in_per_minute=1, rate_limit_sign_in_ip_per_minute=1
-    )
-
-
-@pytest_asyncio.fixture
-async def browser(gateway: Gateway) -> AsyncIterator[Callable[..., StaffClient]]:
-    clients: list[StaffClient] = []
-
-    def make(**kw: Any) -> StaffClient:
-        client = StaffClient(gateway.url, **kw)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
+async def gateway(start_guarded_gateway: Callable[..., Awaitable[Gateway]]) -> Gateway:
+    return await start_guarded_gateway()
 
 
 def audit_actions(db: sessionmaker[Session]) -> list[tuple[str, str, dict[str, Any]]]:
