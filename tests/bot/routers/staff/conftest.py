@@ -75,3 +75,19 @@ async def browser(gateway: Gateway) -> AsyncIterator[Callable[..., StaffClient]]
     yield make
     for client in clients:
         await client.aclose()
+
+
+@pytest_asyncio.fixture
+async def start_production_gateway(start_gateway: Callable[..., Any]) -> Callable[..., Awaitable[Gateway]]:
+    """start_production_gateway(**settings): the gateway in production, with the secrets it insists on."""
+
+    async def start(**settings: Any) -> Gateway:
+        # Production refuses weak secrets: these are what `secrets.token_urlsafe(32)` makes.
+        return await start_gateway(
+            environment="production",
+            rasa_token="Rasa-test-token_7Hq2Vx9Lm4Zr8Tp3Wk6Nd1Hs5Jb0",
+            widget_identity_secret="Widget-test-secret_3Fg8Yc2Ue7AoQiRx5Bn9Ml4Kd1",
+            **settings,
+        )
+
+    return start

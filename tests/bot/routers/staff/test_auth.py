@@ -299,13 +299,9 @@ async def test_the_live_socket_refuses_other_sites(
 
 
 async def test_the_console_is_closed_in_production_without_a_session_secret(
-    start_gateway: Callable[..., Any],
+    start_production_gateway: Callable[..., Awaitable[Gateway]],
 ) -> None:
-    gateway = await start_gateway(
-        environment="production",
-        rasa_token="Rasa-test-token_7Hq2Vx9Lm4Zr8Tp3Wk6Nd1Hs5Jb0",
-        widget_identity_secret="Widget-test-secret_3Fg8Yc2Ue7AoQiRx5Bn9Ml4Kd1",
-    )
+    gateway = await start_production_gateway()
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         page = await http.get("/staff/sign-in")
         post = await http.post("/staff/sign-in", data={"email": "a@b.c", "password": "x"})

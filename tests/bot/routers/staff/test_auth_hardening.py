@@ -138,15 +138,9 @@ async def test_the_live_socket_closes_when_the_session_ends(
 
 
 async def test_production_cookies_are_secure_even_on_plain_http_loopback(
-    start_gateway: Callable[..., Any],
+    start_production_gateway: Callable[..., Awaitable[Gateway]],
 ) -> None:
-    gateway = await start_gateway(
-        environment="production",
-        # Production refuses weak secrets: these are what `secrets.token_urlsafe(32)` makes.
-        rasa_token="Rasa-test-token_7Hq2Vx9Lm4Zr8Tp3Wk6Nd1Hs5Jb0",
-        widget_identity_secret="Widget-test-secret_3Fg8Yc2Ue7AoQiRx5Bn9Ml4Kd1",
-        staff_session_secret="Staff-test-secret_9Pw3Ka7Re1UnZt5Gy2Lc8Xq4Vm6",
-    )
+    gateway = await start_production_gateway(staff_session_secret="Staff-test-secret_9Pw3Ka7Re1UnZt5Gy2Lc8Xq4Vm6")
     for host in ("127.0.0.1", "localhost"):
         async with httpx.AsyncClient(base_url=gateway.url, headers={"Host": host}) as http:
             page = await http.get("/staff/sign-in")
