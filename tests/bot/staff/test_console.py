@@ -89,5 +89,7 @@ def test_a_conversation_shows_its_lines_latest_handoff_and_customer_card(session
     assert console.conversation_view(session, conversation_id="nobody") is None
 
 
-def test_names_of_staff() -> None:
-    assert console.names_of(None, set()) == {}  # type: ignore[arg-type]  # no query for nobody
+def test_names_of_staff(session: Session) -> None:
+    sam, alex = make_staff_user(session, name="Sam Carter"), make_staff_user(session, name="Alex Reed")
+    assert console.names_of(session, {sam.id, alex.id, alex.id + 100}) == {sam.id: "Sam Carter", alex.id: "Alex Reed"}
+    assert console.names_of(session, set()) == {}

@@ -37,7 +37,8 @@ def test_sessions_last_the_configured_hours_and_production_without_a_secret_is_c
     assert signed is not None and 7190 < signed.expires_at - datetime.now(UTC).timestamp() <= 7200
     assert make_signer(gateway_settings(environment="production", staff_session_secret=SecretStr("  "))) is None
     # Development without a secret: a random one, so sessions end with the process.
-    first, second = make_signer(gateway_settings()), make_signer(gateway_settings())
+    unset = gateway_settings(staff_session_secret=SecretStr(""))
+    first, second = make_signer(unset), make_signer(unset)
     assert first is not None and second is not None
     assert second.read(first.issue(staff_id=1, password_hash="h")) is None
 
