@@ -34,7 +34,10 @@ def test_metadata_is_the_latest_customer_messages_or_else_the_sessions() -> None
     assert message_metadata(make_tracker(slots={"session_started_metadata": "junk"})) == {}
 
 
-@pytest.mark.parametrize(("metadata", "expected"), [({"channel": "sms"}, "sms"), ({}, "rasa"), ({"channel": ""}, "rasa"), ({"channel": 7}, "rasa")])
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [({"channel": "sms"}, "sms"), ({}, "rasa"), ({"channel": ""}, "rasa"), ({"channel": 7}, "rasa")],
+)
 def test_the_channel_defaults_to_rasa(metadata: dict[str, Any], expected: str) -> None:
     assert channel(make_tracker(metadata=metadata)) == expected
 
@@ -92,7 +95,8 @@ class _Greet(VerifiedCustomerAction):
 def test_a_prompt_says_its_text_and_buttons_and_nothing_else() -> None:
     events, messages = run_action(_Ask(), make_tracker())
     assert events == []
-    assert [(m["text"], m["buttons"]) for m in messages] == [("Which order?", [{"title": "#1043", "payload": "/inform"}])]
+    assert [(m["text"], m["buttons"]) for m in messages] == [
+        ("Which order?", [{"title": "#1043", "payload": "/inform"}])]
 
 
 @pytest.mark.usefixtures("crm")
@@ -100,7 +104,8 @@ def test_a_verified_customer_action_acts_only_for_a_verified_customer(session: S
     make_customer(session, external_id="VC2", first_name="Vera")
     greet = _Greet()
     events, messages = run_action(greet, make_tracker(metadata={"customer_id": "VC2"}))
-    assert ([m["text"] for m in messages], events) == (["Hello Vera"], [{"event": "slot", "name": "verified", "value": True}])
+    assert [m["text"] for m in messages] == ["Hello Vera"]
+    assert events == [{"event": "slot", "name": "verified", "value": True}]
     assert [run.customer.external_id for run in greet.runs] == ["VC2"]
     events, messages = run_action(greet, make_tracker(slots={"customer_id": "VC2"}))  # not verified
     assert ([m["text"] for m in messages], events) == ([NEEDS_VERIFICATION], [])

@@ -13,7 +13,8 @@ from tests.factories import make_conversation, make_customer, make_order
 
 @pytest.fixture
 def order(session: Session) -> Order:
-    return make_order(session, customer=make_customer(session, external_id="SR1"), number="82001", status=OrderStatus.paid)
+    customer = make_customer(session, external_id="SR1")
+    return make_order(session, customer=customer, number="82001", status=OrderStatus.paid)
 
 
 def test_a_request_remembers_the_conversation_to_answer_in(session: Session, order: Order) -> None:
@@ -29,7 +30,8 @@ def test_a_request_remembers_the_conversation_to_answer_in(session: Session, ord
 
 def test_without_a_gateway_conversation_the_request_has_none(session: Session, order: Order) -> None:
     # `rasa shell`: the sender id names no conversation in the CRM.
-    request = ask_shop(session, make_tracker(sender_id="shell-user"), order=order, kind=ShopRequestKind.cancel, actor="x")
+    tracker = make_tracker(sender_id="shell-user")
+    request = ask_shop(session, tracker, order=order, kind=ShopRequestKind.cancel, actor="x")
     assert request.conversation_id is None
 
 

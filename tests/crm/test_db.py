@@ -15,7 +15,8 @@ def test_a_sqlite_engine_makes_its_folder_and_sets_wal_foreign_keys_and_the_busy
     engine = make_engine(f"sqlite:///{tmp_path / 'new' / 'crm.db'}", busy_timeout=2.5)
     try:
         with engine.connect() as conn:
-            pragmas = [conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in ("journal_mode", "foreign_keys", "busy_timeout")]
+            names = ("journal_mode", "foreign_keys", "busy_timeout")
+            pragmas = [conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in names]
         assert pragmas == ["wal", 1, 2500]
         assert (tmp_path / "new").is_dir()
     finally:

@@ -23,7 +23,8 @@ def principal() -> Callable[..., Principal]:
     """principal(id, role): a signed-in staff member as a request sees them."""
 
     def make(staff_id: int = 1, role: StaffRole = StaffRole.agent, name: str = "Sam Carter") -> Principal:
-        signed = sessions.StaffSession(session_id="s1", staff_id=staff_id, expires_at=0.0, password_fingerprint="f")
-        return Principal(id=staff_id, name=name, email=f"staff{staff_id}@example.com", role=role, session=signed, csrf="c")
+        signed = sessions.StaffSession("s1", staff_id, expires_at=0.0, password_fingerprint="f")
+        email = f"staff{staff_id}@example.com"
+        return Principal(id=staff_id, name=name, email=email, role=role, session=signed, csrf="c")
 
     return make

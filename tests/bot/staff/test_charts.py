@@ -19,7 +19,9 @@ def tooltips(svg: ET.Element, tag: str) -> list[str]:
     return [el.findtext(f"{SVG}title") or "" for el in svg.iter(f"{SVG}{tag}")]
 
 
-@pytest.mark.parametrize(("value", "top"), [(0, 4.0), (-3, 4.0), (3, 4), (7, 8), (9, 20), (41, 80), (0.3, 0.4), (100, 200)])
+@pytest.mark.parametrize(
+    ("value", "top"), [(0, 4.0), (-3, 4.0), (3, 4), (7, 8), (9, 20), (41, 80), (0.3, 0.4), (100, 200)]
+)
 def test_the_axis_top_is_four_round_steps(value: float, top: float) -> None:
     assert _nice_max(value) == pytest.approx(top)
     assert _nice_max(value) >= value
@@ -54,7 +56,8 @@ def test_lines_join_the_points_they_have_and_escape_every_label() -> None:
 
 
 def test_horizontal_bars_rank_rows_with_short_labels() -> None:
-    svg = parsed(hbars("top", title="Top requests", desc="Messages", rows=[("track_order and a very long name", 10), ("refund", 5)]))
+    rows = [("track_order and a very long name", 10.0), ("refund", 5.0)]
+    svg = parsed(hbars("top", title="Top requests", desc="Messages", rows=rows))
     widths = [float(r.get("width")) for r in svg.iter(f"{SVG}rect")]
     assert widths[0] == pytest.approx(2 * widths[1])
     texts = [t.text for t in svg.iter(f"{SVG}text")]

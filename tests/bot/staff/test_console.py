@@ -37,9 +37,12 @@ def test_the_console_shows_the_queue_in_the_same_order(session: Session) -> None
 def test_the_queue_names_the_customer_the_assignee_and_a_callback_and_lists_live_chats(session: Session) -> None:
     sam = make_staff_user(session, name="Sam Carter")
     amelia = make_customer(session, first_name="Amelia", last_name="Hughes")
-    waiting = make_conversation(session, conversation_id="w", channel="sms", customer=amelia, state=ConversationState.queued)
+    waiting = make_conversation(
+        session, conversation_id="w", channel="sms", customer=amelia, state=ConversationState.queued
+    )
     make_handoff(session, conversation=waiting, reason="complaint", intent="complain", priority=4)
-    make_message(session, conversation=waiting, sender=Sender.system, text="", data={"kind": "handoff_choice", "choice": "callback"})
+    choice = {"kind": "handoff_choice", "choice": "callback"}
+    make_message(session, conversation=waiting, sender=Sender.system, text="", data=choice)
     held = make_conversation(session, conversation_id="h", state=ConversationState.assigned)
     make_handoff(session, conversation=held, status=HandoffStatus.assigned).assigned_to_id = sam.id
     make_conversation(session, conversation_id="live")
@@ -49,7 +52,8 @@ def test_the_queue_names_the_customer_the_assignee_and_a_callback_and_lists_live
 
     view = console.queue_view(session, now=utcnow())
     [row] = view.waiting
-    assert (row.conversation_id, row.channel, row.priority, row.reason, row.intent) == ("w", "sms", 4, "complaint", "complain")
+    assert (row.conversation_id, row.channel, row.priority, row.reason, row.intent) == (
+        "w", "sms", 4, "complaint", "complain")
     assert (row.verified, row.customer_name, row.callback, row.assignee_name) == (True, "Amelia Hughes", True, None)
     [mine] = view.with_staff
     assert (mine.assignee_id, mine.assignee_name, mine.verified, mine.customer_name) == (sam.id, "Sam Carter", False, None)
@@ -64,17 +68,21 @@ def test_a_conversation_shows_its_lines_latest_handoff_and_customer_card(session
     latest = make_handoff(session, conversation=chat, reason="request_human", priority=2, status=HandoffStatus.assigned,
                           verified=True, slots={"order_number": "1043"}, order_numbers=["1043"])  # fmt: skip
     latest.assigned_to_id = sam.id
-    make_message(session, conversation=chat, sender=Sender.customer, text="", data={"payload": "/affirm", "rejected": True})
-    make_message(session, conversation=chat, sender=Sender.bot, text="Which one?", data={"buttons": [{"title": "#1043"}, "junk"]})
-    make_message(session, conversation=chat, sender=Sender.bot, text="", data={"custom": {"handoff": {"reason": "request_human"}}})
-    make_message(session, conversation=chat, sender=Sender.bot, text="", data={"custom": {"x": 1}})
+    for sender, text, data in [
+        (Sender.customer, "", {"payload": "/affirm", "rejected": True}),
+        (Sender.bot, "Which one?", {"buttons": [{"title": "#1043"}, "junk"]}),
+        (Sender.bot, "", {"custom": {"handoff": {"reason": "request_human"}}}),
+        (Sender.bot, "", {"custom": {"x": 1}}),
+    ]:
+        make_message(session, conversation=chat, sender=sender, text=text, data=data)
     reply = make_message(session, conversation=chat, sender=Sender.agent, text="Hello", staff_user_id=sam.id)
 
     view = console.conversation_view(session, conversation_id="c1")
     assert view is not None
     assert (view.assignee_id, view.assignee_name, view.earlier_handoffs, view.callback) == (sam.id, "Sam Carter", 1, None)
-    assert view.packet is not None and (view.packet.id, view.packet.priority, view.packet.verified, view.packet.order_numbers) == (
-        latest.id, 2, True, ["1043"])
+    packet = view.packet
+    assert packet is not None
+    assert (packet.id, packet.priority, packet.verified, packet.order_numbers) == (latest.id, 2, True, ["1043"])
     assert view.card is not None and view.card.external_id == "CC1"
     assert [(l.sender, l.text, l.buttons, l.note) for l in view.lines] == [
         (Sender.customer, "", (), "Pressed a button the assistant no longer offered."),

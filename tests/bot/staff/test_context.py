@@ -69,7 +69,8 @@ def test_the_templates_escape_and_show_times_in_the_shops_zone(monkeypatch: pyte
     assert render("{{ when | clock }}", when=None) == ""
     assert render("{{ reason | label }}", reason="request_human") == "request human"
     now = datetime.now(UTC)
-    ages = [render("{{ t | ago }}", t=now - delta) for delta in (timedelta(seconds=5), timedelta(minutes=3), timedelta(hours=3, minutes=5), timedelta(days=3))]
+    deltas = (timedelta(seconds=5), timedelta(minutes=3), timedelta(hours=3, minutes=5), timedelta(days=3))
+    ages = [render("{{ t | ago }}", t=now - delta) for delta in deltas]
     assert ages == ["just now", "3 min", "3 h 5 min", "3 days"]
     with pytest.raises(Exception, match="undefined"):
         render("{{ missing }}")

@@ -10,7 +10,8 @@ from bot.staff.context import Principal
 from bot.staff.controls import controls_for
 from crm.models import ConversationState, StaffRole
 
-BOT, QUEUED, ASSIGNED, RESOLVED = ConversationState.bot, ConversationState.queued, ConversationState.assigned, ConversationState.resolved
+BOT, QUEUED = ConversationState.bot, ConversationState.queued
+ASSIGNED, RESOLVED = ConversationState.assigned, ConversationState.resolved
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,10 @@ def test_the_card_shows_the_latest_five_orders_and_ratings_and_every_conversatio
     amelia = make_customer(session, external_id="CC1", first_name="Amelia", last_name="Hughes",
                            email="amelia@example.com", phone="+447700900123", marketing_opt_in=True)  # fmt: skip
     for day in range(7):
-        make_order(session, customer=amelia, number=f"95{day:02d}", status=OrderStatus.shipped, placed_at=T0 + timedelta(days=day),
-                   total="12.50", carrier="DPD", tracking_number=f"T{day}")  # fmt: skip
+        make_order(
+            session, customer=amelia, number=f"95{day:02d}", status=OrderStatus.shipped,
+            placed_at=T0 + timedelta(days=day), total="12.50", carrier="DPD", tracking_number=f"T{day}",
+        )  # fmt: skip
     for n in range(3):
         make_conversation(session, conversation_id=f"cc-{n}", customer=amelia)
     make_feedback(session, conversation_id="cc-0", customer=amelia, score=2, comment="slow")

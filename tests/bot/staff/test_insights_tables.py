@@ -65,10 +65,11 @@ def test_every_table_is_there_and_its_rows_fit_its_columns(session: Session) -> 
 def test_admins_also_get_the_notices_table_with_a_total_row(session: Session) -> None:
     ins = insights(session, scope=SCOPE)
     counts = dict.fromkeys(COUNTS, 1)
-    summary = {"rows": [{"day": date(2026, 11, 2), "channel": "sms", **counts}, {"day": date(2026, 11, 2), "channel": None, **counts}],
-               "totals": dict.fromkeys(COUNTS, 2)}  # fmt: skip
+    day = date(2026, 11, 2)
+    rows = [{"day": day, "channel": "sms", **counts}, {"day": day, "channel": None, **counts}]
+    summary = {"rows": rows, "totals": dict.fromkeys(COUNTS, 2)}
     notices = tables(dataclasses.replace(ins, extra={"notices": summary}))["notices"]
-    assert [row[:3] for row in notices.rows] == [[date(2026, 11, 2), "SMS", 1], [date(2026, 11, 2), "Not sent", 1], ["Total", "", 2]]
+    assert [row[:3] for row in notices.rows] == [[day, "SMS", 1], [day, "Not sent", 1], ["Total", "", 2]]
     assert [c.title for c in notices.columns][:5] == ["Day", "Channel", "Notices", "Sent", "Deferred (quiet hours)"]
     assert all(len(row) == len(notices.columns) for row in notices.rows)
     empty = {"rows": [], "totals": dict.fromkeys(COUNTS, 0)}

@@ -10,7 +10,20 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from bot.staff.context import make_templates
-from bot.staff.pages import ConsoleClosed, Refusal, SignInRequired, Unauthorised, done, headers, install, local_next, read_form
+from bot.staff.pages import (
+    ConsoleClosed,
+    Refusal,
+    SignInRequired,
+    Unauthorised,
+    done,
+    headers,
+    install,
+    local_next,
+    read_form,
+)
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
@@ -99,14 +112,13 @@ def test_done_redirects_a_form_and_answers_the_script_in_json(client: TestClient
 
 
 def test_a_form_is_read_once_per_field_and_refused_when_too_large_or_not_a_form(client: TestClient) -> None:
-    ok = client.post("/staff/form", content="a=1&b=&a=2", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    ok = client.post("/staff/form", content="a=1&b=&a=2", headers=FORM)
     assert ok.json() == {"a": "1", "b": ""}
-    too_big = client.post("/staff/form", content="a=" + "x" * 17000, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    too_big = client.post("/staff/form", content="a=" + "x" * 17000, headers=FORM)
     assert too_big.status_code == 413
     as_json = client.post("/staff/form", json={"a": 1}, headers={"Accept": "application/json"})
     assert (as_json.status_code, as_json.json()) == (415, {"error": "Send the form as a web form."})
-    not_utf8 = client.post("/staff/form", content=b"a=\xff", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    not_utf8 = client.post("/staff/form", content=b"a=\xff", headers=FORM)
     assert not_utf8.status_code == 400
-    too_many = client.post("/staff/form", content="&".join(f"f{i}=1" for i in range(30)),
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    too_many = client.post("/staff/form", content="&".join(f"f{i}=1" for i in range(30)), headers=FORM)
     assert too_many.status_code == 400

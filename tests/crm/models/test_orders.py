@@ -19,7 +19,8 @@ def test_order_numbers_product_names_and_return_references_are_unique(
     order = make_order(session, customer=make_customer(session), number="9301")
     make_product(session, name="Oak Board")
     make_return(session, order=order, reference="R-AAAA")
-    refused(Order(number="9301", customer_id=order.customer_id, placed_at=order.placed_at, status=OrderStatus.paid, total=Decimal("1")))
+    refused(Order(number="9301", customer_id=order.customer_id, placed_at=order.placed_at,
+                  status=OrderStatus.paid, total=Decimal("1")))  # fmt: skip
     refused(Product(name="Oak Board"))
     refused(ReturnRequest(reference="R-AAAA", order_id=order.id, amount=Decimal("1")))
 

@@ -15,7 +15,9 @@ NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def queued(session: Session, n: int, *, due: datetime = NOW, status: str = "pending") -> OutboxMessage:
-    message = OutboxMessage(event_id=f"evt-{n}", topic="request.created", payload={"n": n}, status=status, next_attempt_at=due)
+    message = OutboxMessage(
+        event_id=f"evt-{n}", topic="request.created", payload={"n": n}, status=status, next_attempt_at=due
+    )
     session.add(message)
     session.flush()
     return message
@@ -42,7 +44,8 @@ def test_only_due_pending_messages_are_claimed_in_order_and_not_twice(session: S
 def test_a_failure_waits_longer_each_time_and_the_last_one_is_a_dead_letter(session: Session) -> None:
     message = queued(session, 1)
     outbox.mark_failed(session, message=message, error="HTTP 500", max_attempts=3, now=NOW)
-    assert (message.status, message.attempts, as_utc(message.next_attempt_at)) == ("pending", 1, NOW + timedelta(seconds=30))
+    assert (message.status, message.attempts) == ("pending", 1)
+    assert as_utc(message.next_attempt_at) == NOW + timedelta(seconds=30)
     outbox.mark_failed(session, message=message, error="x" * 400, max_attempts=3, now=NOW)
     assert as_utc(message.next_attempt_at) == NOW + timedelta(minutes=1) and len(message.last_error or "") == 300
     outbox.mark_failed(session, message=message, error="timeout", max_attempts=3, now=NOW)

@@ -47,7 +47,9 @@ async def staff(gateway: Gateway) -> AsyncIterator[Callable[..., Any]]:
 
 
 @pytest_asyncio.fixture
-async def start_guarded_gateway(start_gateway: Callable[..., Any], rasa: HandoffRasa) -> Callable[..., Awaitable[Gateway]]:
+async def start_guarded_gateway(
+    start_gateway: Callable[..., Any], rasa: HandoffRasa
+) -> Callable[..., Awaitable[Gateway]]:
     """start_guarded_gateway(**settings): the gateway with sign-in limits of one a minute."""
 
     async def start(**settings: Any) -> Gateway:
