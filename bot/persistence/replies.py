@@ -130,9 +130,10 @@ def _as_stored(reply: BotReply, queued: QueuedHandoff | None) -> dict[str, Any]:
     packet = reply.handoff
     if packet is not None:
         reason = packet.get("reason")
-        custom["handoff"] = (
-            queued.signal() if queued is not None else {"reason": reason if isinstance(reason, str) else None}
-        )
+        if queued is not None:
+            custom["handoff"] = queued.signal()
+        else:  # suppressed: a person holds the conversation, nothing was queued
+            custom["handoff"] = {"reason": reason} if isinstance(reason, str) else {}
     return custom
 
 

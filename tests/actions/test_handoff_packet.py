@@ -10,7 +10,7 @@ on its shape.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -37,7 +37,7 @@ from tests.factories import make_conversation, make_customer, make_message, make
 
 pytestmark = pytest.mark.usefixtures("crm")
 
-OPEN = datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)  # a Wednesday morning: the team is in
+OPEN = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)  # a Wednesday morning: the team is in
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +61,10 @@ def _as_rest(messages: list[dict[str, Any]], sender: str) -> list[dict[str, Any]
 def test_a_handoff_without_a_gateway_row_writes_nothing(session: Session) -> None:
     before = _rows(session)
     tracker = make_tracker(
-        text="i want to talk to a human", intent="request_human", metadata={"channel": "web"}, sender_id="conv-p1"
+        text="i want to talk to a human",
+        intent="request_human",
+        metadata={"channel": "web"},
+        sender_id="conv-p1",
     )
     _, messages = run_action(ActionHandoff(), tracker)
     [packet] = [m["custom"]["handoff"] for m in messages if m.get("custom")]
@@ -132,7 +135,11 @@ def test_the_actions_packet_read_by_the_gateway_becomes_one_queue_row(session: S
     saved = save_bot_replies(session, conversation_id="conv-p4", channel="web", replies=answer)
 
     [handoff] = session.scalars(select(Handoff).where(Handoff.conversation_id == "conv-p4")).all()
-    assert (handoff.reason, handoff.intent, handoff.status) == ("complaint", "complaint", HandoffStatus.queued)
+    assert (handoff.reason, handoff.intent, handoff.status) == (
+        "complaint",
+        "complaint",
+        HandoffStatus.queued,
+    )
     assert handoff.priority == PRIORITY_COMPLAINT + PRIORITY_VIP
     assert (handoff.verified, handoff.customer_id) == (True, vip.id)
     assert handoff.order_numbers == ["1043"] and handoff.slots == {"order_number": "1043"}
@@ -146,4 +153,3 @@ def test_the_actions_packet_read_by_the_gateway_becomes_one_queue_row(session: S
     assert stored[-1].data == {
         "custom": {"handoff": {"id": handoff.id, "reason": "complaint", "priority": 20, "verified": True}}
     }
-

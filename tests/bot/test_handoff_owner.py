@@ -24,7 +24,16 @@ from bot.core.messages import InboundMessage
 from bot.persistence import claims
 from bot.persistence import replies as turn_replies
 from bot.recovery import TurnPolicy
-from crm.models import Conversation, ConversationState, Delivery, Handoff, HandoffStatus, Message, Sender, TurnState
+from crm.models import (
+    Conversation,
+    ConversationState,
+    Delivery,
+    Handoff,
+    HandoffStatus,
+    Message,
+    Sender,
+    TurnState,
+)
 from tests.fakes.rasa import RasaCall
 from tests.fakes.rigs import ServiceRig, metric
 
@@ -44,12 +53,18 @@ def hands_off(call: RasaCall) -> list[dict[str, Any]]:
         "order_numbers": [],
         "customer_id": call.metadata.get("customer_id"),
     }
-    return [{"recipient_id": call.sender, "text": PASSING_ON}, {"recipient_id": call.sender, "custom": {"handoff": packet}}]
+    return [
+        {"recipient_id": call.sender, "text": PASSING_ON},
+        {"recipient_id": call.sender, "custom": {"handoff": packet}},
+    ]
 
 
 def inbound(conversation_id: str, client_id: str, text: str = "a person please") -> InboundMessage:
     return InboundMessage(
-        channel="web", conversation_id=conversation_id, channel_message_id=f"{conversation_id}:{client_id}", text=text
+        channel="web",
+        conversation_id=conversation_id,
+        channel_message_id=f"{conversation_id}:{client_id}",
+        text=text,
     )
 
 
@@ -68,7 +83,9 @@ def state(rig: ServiceRig, conversation_id: str) -> ConversationState:
 def turn(rig: ServiceRig, conversation_id: str) -> TurnState | None:
     with rig.db() as session:
         return session.scalar(
-            select(Message.turn_state).where(Message.conversation_id == conversation_id, Message.sender == Sender.customer)
+            select(Message.turn_state).where(
+                Message.conversation_id == conversation_id, Message.sender == Sender.customer
+            )
         )
 
 

@@ -58,7 +58,9 @@ def unit(db: sessionmaker[Session]) -> Callable[..., Any]:
 
 
 def _start(unit: Callable[..., Any], *, customer: str | None = None, address: str = "addr") -> Any:
-    return unit(rows.create_conversation, channel="web", address=address, customer_external_id=customer, locale="en")
+    return unit(
+        rows.create_conversation, channel="web", address=address, customer_external_id=customer, locale="en"
+    )
 
 
 def _ask(unit: Callable[..., Any], conversation_id: str, text: str, number: int = 1) -> int:
@@ -72,14 +74,18 @@ def _ask(unit: Callable[..., Any], conversation_id: str, text: str, number: int 
     return int(claim.message_id)
 
 
-def _save(unit: Callable[..., Any], conversation_id: str, answer: list[BotReply] = HANDOFF_TURN) -> replies.SavedReplies:
+def _save(
+    unit: Callable[..., Any], conversation_id: str, answer: list[BotReply] = HANDOFF_TURN
+) -> replies.SavedReplies:
     return unit(replies.save_bot_replies, conversation_id=conversation_id, channel="web", replies=answer)
 
 
 def _handoffs(db: sessionmaker[Session], conversation_id: str) -> list[Handoff]:
     with db() as session:
         return list(
-            session.scalars(select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id))
+            session.scalars(
+                select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id)
+            )
         )
 
 
@@ -99,7 +105,10 @@ def test_a_packet_is_queued_with_the_move_to_the_queue(
 
     [handoff] = _handoffs(db, conversation.id)
     assert (handoff.reason, handoff.intent, handoff.status, handoff.priority) == (
-        "request_human", "track_order", HandoffStatus.queued, 0,
+        "request_human",
+        "track_order",
+        HandoffStatus.queued,
+        0,
     )
     assert handoff.slots == PACKET["slots"] and handoff.order_numbers == ["1043"]
     assert (handoff.verified, handoff.customer_id) == (True, customer.id)
@@ -113,16 +122,22 @@ def test_a_packet_is_queued_with_the_move_to_the_queue(
     # The transcript keeps the signal, not what the customer typed into the slots.
     with db() as session:
         signal = session.scalars(
-            select(Message.data).where(Message.conversation_id == conversation.id, Message.sender == Sender.bot)
+            select(Message.data).where(
+                Message.conversation_id == conversation.id, Message.sender == Sender.bot
+            )
         ).all()[-1]
         assert signal == {
-            "custom": {"handoff": {"id": handoff.id, "reason": "request_human", "priority": 0, "verified": True}}
+            "custom": {
+                "handoff": {"id": handoff.id, "reason": "request_human", "priority": 0, "verified": True}
+            }
         }
         # The customer's last words go to the review queue, as before.
         assert session.scalars(select(ReviewItem.reason)).all() == ["before_handoff"]
 
 
-def test_the_same_turn_stored_again_queues_nothing_more(unit: Callable[..., Any], db: sessionmaker[Session]) -> None:
+def test_the_same_turn_stored_again_queues_nothing_more(
+    unit: Callable[..., Any], db: sessionmaker[Session]
+) -> None:
     conversation = _start(unit)
     first = _save(unit, conversation.id)
     again = _save(unit, conversation.id)
@@ -133,12 +148,16 @@ def test_the_same_turn_stored_again_queues_nothing_more(unit: Callable[..., Any]
 
 def test_two_packets_in_one_turn_are_one_handoff(unit: Callable[..., Any], db: sessionmaker[Session]) -> None:
     conversation = _start(unit)
-    saved = _save(unit, conversation.id, [*HANDOFF_TURN, BotReply(custom={"handoff": {"reason": "fallback"}})])
+    saved = _save(
+        unit, conversation.id, [*HANDOFF_TURN, BotReply(custom={"handoff": {"reason": "fallback"}})]
+    )
     [handoff] = _handoffs(db, conversation.id)
     assert saved.queued is not None and saved.queued.id == handoff.id and handoff.reason == "request_human"
 
 
-def test_a_turn_written_behind_queues_its_handoff_once(unit: Callable[..., Any], db: sessionmaker[Session]) -> None:
+def test_a_turn_written_behind_queues_its_handoff_once(
+    unit: Callable[..., Any], db: sessionmaker[Session]
+) -> None:
     # The database refused the replies mid-turn; the recovery pass writes them down later,
     # and a pass that dies before it learns the write committed writes them again.
     conversation = _start(unit)
@@ -155,7 +174,11 @@ def test_a_turn_written_behind_queues_its_handoff_once(unit: Callable[..., Any],
 def test_an_open_handoff_gets_no_second_row(unit: Callable[..., Any], db: sessionmaker[Session]) -> None:
     conversation = _start(unit)
     with db() as session:
-        session.add(Handoff(conversation_id=conversation.id, reason="fallback", priority=3, slots={}, order_numbers=[]))
+        session.add(
+            Handoff(
+                conversation_id=conversation.id, reason="fallback", priority=3, slots={}, order_numbers=[]
+            )
+        )
         session.commit()
     [existing] = _handoffs(db, conversation.id)
     saved = _save(unit, conversation.id)
@@ -175,7 +198,11 @@ def test_a_person_who_took_over_during_the_turn_keeps_their_packet(
     saved = _save(unit, conversation.id)
     assert saved.suppressed and not saved.handoff and saved.visible == []
     [handoff] = _handoffs(db, conversation.id)
-    assert (handoff.reason, handoff.status, handoff.assigned_to_id) == ("staff_takeover", HandoffStatus.assigned, sam)
+    assert (handoff.reason, handoff.status, handoff.assigned_to_id) == (
+        "staff_takeover",
+        HandoffStatus.assigned,
+        sam,
+    )
     assert _conversation(db, conversation.id).state == ConversationState.assigned
 
 
@@ -227,7 +254,12 @@ def test_no_queue_row_no_move_to_the_queue(
     ],
 )
 def test_priority_as_before(
-    unit: Callable[..., Any], db: sessionmaker[Session], reason: str, intent: str | None, vip: bool, priority: int
+    unit: Callable[..., Any],
+    db: sessionmaker[Session],
+    reason: str,
+    intent: str | None,
+    vip: bool,
+    priority: int,
 ) -> None:
     with db() as session:
         someone = make_customer(session, external_id="CPRIO")
