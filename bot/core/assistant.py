@@ -101,7 +101,7 @@ class Assistant:
         if saved.suppressed:
             logger.info("bot reply not sent: staff took over during the turn")
             return Outcome.held
-        if saved.handoff:
+        if saved.queued is not None:
             await self._handed_off(conversation, saved.queued)
         return Outcome.answered
 
@@ -156,20 +156,20 @@ class Assistant:
                 threshold=self._review_threshold,
             )
 
-    async def _handed_off(self, conversation: ConversationRef, queued: QueuedHandoff | None) -> None:
+    async def _handed_off(self, conversation: ConversationRef, queued: QueuedHandoff) -> None:
         self._metrics.handoffs.labels(conversation.channel).inc()
         logger.info(
             "conversation handed to staff",
             extra={
-                "handoff_id": queued.id if queued else None,
-                "reason": queued.reason if queued else None,
-                "priority": queued.priority if queued else None,
-                "new_handoff": queued.new if queued else None,
+                "handoff_id": queued.id,
+                "reason": queued.reason,
+                "priority": queued.priority,
+                "new_handoff": queued.new,
             },
         )
         await self._events.queue("handoff", conversation_id=conversation.id)
         await self._outbox.publish_state(conversation.id)
-        if self._notices.alerts is not None and queued is not None:
+        if self._notices.alerts is not None:
             self._background.spawn(self._notices.alert(conversation, queued))
 
     async def ask_rasa(

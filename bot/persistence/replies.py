@@ -53,12 +53,16 @@ def turn_context(session: Session, *, conversation_id: str) -> TurnContext:
 @dataclass(frozen=True)
 class SavedReplies:
     visible: list[OutboundMessage]  # what to deliver, in order
-    handoff: bool  # this turn handed the conversation to staff
     # The conversation left `expected_state` while the bot was thinking (a
     # person took over): every reply is stored for the record, none delivered.
     suppressed: bool
-    # With `handoff`: the handoff the conversation now waits in (queued by this turn, or already open).
+    # The handoff this turn moved the conversation to the queue with (queued now, or already open).
     queued: QueuedHandoff | None = None
+
+    @property
+    def handoff(self) -> bool:
+        """This turn handed the conversation to staff."""
+        return self.queued is not None
 
 
 def save_bot_replies(
@@ -95,7 +99,7 @@ def save_bot_replies(
     if suppressed and session.get(Conversation, conversation_id) is None:
         # The customer was erased during this turn (the CRM rows are gone): the
         # confirmation is delivered, and stored nowhere.
-        return SavedReplies(visible=_unstored(replies), handoff=False, suppressed=False)
+        return SavedReplies(visible=_unstored(replies), suppressed=False)
     queued = None
     if packet is not None and not suppressed:
         queued = handoffs.queue_handoff(session, conversation_id=conversation_id, packet=packet)
@@ -120,8 +124,7 @@ def save_bot_replies(
         session.flush()
         if reply.visible and not suppressed:
             visible.append(as_outbound(message))
-    handed_off = packet is not None and not suppressed
-    return SavedReplies(visible=visible, handoff=handed_off, suppressed=suppressed, queued=queued)
+    return SavedReplies(visible=visible, suppressed=suppressed, queued=queued)
 
 
 def _as_stored(reply: BotReply, queued: QueuedHandoff | None) -> dict[str, Any]:
