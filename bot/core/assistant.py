@@ -8,7 +8,6 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 from bot import handoff, replies
 from bot.core.messages import BotReply, ConversationRef, InboundMessage
@@ -18,6 +17,7 @@ from bot.core.parts import Parts
 from bot.core.turn_policy import failure_kind, turn_message
 from bot.persistence import replies as turn_replies
 from bot.persistence import rows, states
+from bot.persistence.handoffs import QueuedHandoff
 from bot.persistence.replies import SavedReplies
 from bot.rasa import RasaClient, RasaFailure, RasaMetadata
 from bot.recovery import TurnKeeper
@@ -101,8 +101,8 @@ class Assistant:
         if saved.suppressed:
             logger.info("bot reply not sent: staff took over during the turn")
             return Outcome.held
-        if saved.handoff:
-            await self._handed_off(conversation, answer)
+        if saved.queued is not None:
+            await self._handed_off(conversation, saved.queued)
         return Outcome.answered
 
     @staticmethod
@@ -156,17 +156,21 @@ class Assistant:
                 threshold=self._review_threshold,
             )
 
-    async def _handed_off(self, conversation: ConversationRef, answer: list[BotReply]) -> None:
-        signal: dict[str, Any] = next(r.handoff for r in answer if r.handoff is not None)
+    async def _handed_off(self, conversation: ConversationRef, queued: QueuedHandoff) -> None:
         self._metrics.handoffs.labels(conversation.channel).inc()
         logger.info(
             "conversation handed to staff",
-            extra={"reason": signal.get("reason"), "priority": signal.get("priority")},
+            extra={
+                "handoff_id": queued.id,
+                "reason": queued.reason,
+                "priority": queued.priority,
+                "new_handoff": queued.new,
+            },
         )
         await self._events.queue("handoff", conversation_id=conversation.id)
         await self._outbox.publish_state(conversation.id)
         if self._notices.alerts is not None:
-            self._background.spawn(self._notices.alert(conversation, signal))
+            self._background.spawn(self._notices.alert(conversation, queued))
 
     async def ask_rasa(
         self, sender: str, message: str, metadata: RasaMetadata
