@@ -88,8 +88,10 @@ class TurnKeeper:
         try:
             try:
                 async with service._guard.hold(conversation_id):
-                    await service._db(turns.mark, message_id=message_id, state=TurnState.processing)
-                    outcome = await service._take_turn(inbound, message_id=message_id, notice_order=notice_order)
+                    context = await service._note(turns.begin, message_id=message_id, conversation_id=conversation_id)
+                    outcome = await service._take_turn(
+                        inbound, message_id=message_id, notice_order=notice_order, context=context
+                    )
             except TurnUnavailable:
                 logger.warning("conversation lock busy; assistant not asked")
                 outcome = await service._fail(conversation_id, "lock")
@@ -117,7 +119,7 @@ class TurnKeeper:
         if state == TurnState.apologised:
             self._given_up(reason or "assistant", message_id)
         try:
-            await self._service._db(turns.mark, message_id=message_id, state=state, reason=reason)
+            await self._service._note(turns.mark, message_id=message_id, state=state, reason=reason)
         except SQLAlchemyError:
             self._owe(turns.Owed(message_id, inbound.conversation_id, inbound.channel, state, reason))
         if state == TurnState.apologised and kind in _MAYBE_SEEN:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.messages import BotReply, OutboundMessage
+from bot.persistence import replies as turn_replies
 from bot.persistence.claims import Claim
 from bot.persistence.replies import save_bot_replies
 from bot.persistence.transcript import as_outbound, touch
@@ -62,6 +63,13 @@ def mark(
         .execution_options(synchronize_session=False)
     )
     return moved.rowcount == 1
+
+
+def begin(session: Session, *, message_id: int, conversation_id: str) -> turn_replies.TurnContext:
+    """The turn starts: marked `processing` (before Rasa is asked) and, in the same unit of
+    work, what the assistant needs to know about the conversation (one round trip, not two)."""
+    mark(session, message_id=message_id, state=TurnState.processing)
+    return turn_replies.turn_context(session, conversation_id=conversation_id)
 
 
 def state_of(session: Session, *, message_id: int) -> TurnState | None:

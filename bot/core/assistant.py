@@ -59,9 +59,16 @@ class Assistant:
         self.turns: TurnKeeper | None = None
 
     async def take_turn(
-        self, inbound: InboundMessage, *, message_id: int | None = None, notice_order: str | None = None
+        self,
+        inbound: InboundMessage,
+        *,
+        message_id: int | None = None,
+        notice_order: str | None = None,
+        context: turn_replies.TurnContext | None = None,
     ) -> Outcome:
-        context = await self._uow.db(turn_replies.turn_context, conversation_id=inbound.conversation_id)
+        """One turn; `context`: the conversation as the turn keeper read it when the turn began."""
+        if context is None:
+            context = await self._uow.db(turn_replies.turn_context, conversation_id=inbound.conversation_id)
         conversation = context.conversation
         if self.turns is not None:
             self.turns.remember(conversation)
@@ -147,7 +154,7 @@ class Assistant:
         parse = getattr(answer, "parse", None)
         if parse is not None and message_id is not None:
             # After the customer has the answer: bookkeeping never delays or loses a reply.
-            await self._uow.db(
+            await self._uow.note(
                 review.record_reading,
                 message_id=message_id,
                 intent=parse.intent,
