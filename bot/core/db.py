@@ -2,7 +2,12 @@
 
 Writes run on the default thread pool; health checks and history reads run on a
 pool and connections of their own, so they never queue behind writes stuck on a
-locked database.
+locked database. A turn's own bookkeeping (`note`: its marks, its replies, the
+delivery marks, how the message was read) may run on connections whose commits
+do not wait for the disk (crm.db.make_engine's `durable=False`): a power cut can
+lose the last of them, and the recovery pass (bot/recovery.py) makes good what
+it lost. The customer's message itself is stored with `db`, durably, before the
+acknowledgement.
 """
 
 from __future__ import annotations
@@ -22,15 +27,24 @@ T = TypeVar("T")
 
 class UnitOfWork:
     def __init__(
-        self, sessionmaker: sessionmaker[Session], *, reads: sessionmaker[Session] | None = None
+        self,
+        sessionmaker: sessionmaker[Session],
+        *,
+        reads: sessionmaker[Session] | None = None,
+        notes: sessionmaker[Session] | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._reads = reads or sessionmaker
+        self._notes = notes or sessionmaker
         self._read_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="db-read")
 
     async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """One unit of work in a worker thread, with a session of its own."""
         return await asyncio.to_thread(functools.partial(run_unit, self._sessionmaker, fn, **kwargs))
+
+    async def note(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """A unit of work of the turn's bookkeeping (see the module doc): like `db`, on the notes' connections."""
+        return await asyncio.to_thread(functools.partial(run_unit, self._notes, fn, **kwargs))
 
     async def read(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """A read on the read connections and threads (never behind a write waiting for a lock)."""

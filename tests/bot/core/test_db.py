@@ -57,6 +57,25 @@ async def test_reads_use_their_own_sessionmaker(factory: sessionmaker[Session]) 
         uow.close()
 
 
+async def test_notes_use_their_own_sessionmaker_and_default_to_the_writers(factory: sessionmaker[Session]) -> None:
+    used: list[str] = []
+
+    def notes() -> Session:
+        used.append("notes")
+        return factory()
+
+    uow = UnitOfWork(factory, notes=notes)  # type: ignore[arg-type]
+    plain = UnitOfWork(factory)
+    try:
+        assert await uow.note(_add, body="noted") == "noted"
+        await uow.db(_bodies)
+        assert used == ["notes"]
+        assert await plain.note(_bodies) == ["noted"]
+    finally:
+        uow.close()
+        plain.close()
+
+
 def test_run_unit_is_the_same_unit_of_work_without_the_event_loop(factory: sessionmaker[Session]) -> None:
     assert run_unit(factory, _add, body="sync") == "sync"
     with pytest.raises(ValueError):
