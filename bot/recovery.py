@@ -67,6 +67,8 @@ class TurnKeeper:
         self.in_flight: set[int] = set()
         self._owed: list[turns.Owed] = []
         self._refs: dict[str, ConversationRef] = {}
+        # How Rasa read each running turn's message: written with the turn's final mark.
+        self._readings: dict[int, turns.Reading] = {}
         # Turns Rasa must forget (conversation id, message id, tries so far).
         self._unsynced: list[tuple[str, int, int]] = []
         self._loop: asyncio.Task[None] | None = None
@@ -78,6 +80,10 @@ class TurnKeeper:
         if len(self._refs) >= _REFS_KEPT:
             self._refs.pop(next(iter(self._refs)))
         self._refs[conversation.id] = conversation
+
+    def read_as(self, message_id: int, reading: turns.Reading) -> None:
+        """How Rasa read this turn's message; stored when the turn is settled."""
+        self._readings[message_id] = reading
 
     async def run(self, inbound: InboundMessage, message_id: int, *, notice_order: str | None = None) -> Outcome:
         """One customer turn (the caller holds the conversation's place in line)."""
@@ -104,10 +110,13 @@ class TurnKeeper:
             kind = failure_kind.get()
             failure_kind.reset(token)
             turn_message.reset(tagged)
-        await self._settle(message_id, inbound, outcome, kind)
+            reading = self._readings.pop(message_id, None)
+        await self._settle(message_id, inbound, outcome, kind, reading)
         return outcome
 
-    async def _settle(self, message_id: int, inbound: InboundMessage, outcome: Outcome, kind: str) -> None:
+    async def _settle(
+        self, message_id: int, inbound: InboundMessage, outcome: Outcome, kind: str, reading: turns.Reading | None
+    ) -> None:
         state = {
             Outcome.answered: TurnState.answered,
             Outcome.failed: TurnState.apologised,
@@ -119,7 +128,9 @@ class TurnKeeper:
         if state == TurnState.apologised:
             self._given_up(reason or "assistant", message_id)
         try:
-            await self._service._note(turns.mark, message_id=message_id, state=state, reason=reason)
+            await self._service._note(
+                turns.finish, message_id=message_id, state=state, reason=reason, reading=reading
+            )
         except SQLAlchemyError:
             self._owe(turns.Owed(message_id, inbound.conversation_id, inbound.channel, state, reason))
         if state == TurnState.apologised and kind in _MAYBE_SEEN:

@@ -21,6 +21,7 @@ from bot.persistence import rows, states
 from bot.persistence.replies import SavedReplies
 from bot.rasa import RasaClient, RasaFailure, RasaMetadata
 from bot.recovery import TurnKeeper
+from bot.turns import Reading
 from crm.services import review
 from crm.services.verification_limits import client_fingerprint
 from crm.vocabulary import ConversationState
@@ -152,16 +153,24 @@ class Assistant:
 
     async def _record_reading(self, answer: list[BotReply] | RasaFailure, message_id: int | None) -> None:
         parse = getattr(answer, "parse", None)
-        if parse is not None and message_id is not None:
-            # After the customer has the answer: bookkeeping never delays or loses a reply.
-            await self._uow.note(
-                review.record_reading,
-                message_id=message_id,
-                intent=parse.intent,
-                confidence=parse.confidence,
-                ranking=parse.ranking,
-                threshold=self._review_threshold,
-            )
+        if parse is None or message_id is None:
+            return
+        reading = Reading(
+            intent=parse.intent, confidence=parse.confidence, ranking=parse.ranking, threshold=self._review_threshold
+        )
+        # After the customer has the answer: bookkeeping never delays or loses a reply.
+        if self.turns is not None:
+            # Written with the turn's final mark, one unit of work for both (bot/recovery.py).
+            self.turns.read_as(message_id, reading)
+            return
+        await self._uow.note(
+            review.record_reading,
+            message_id=message_id,
+            intent=reading.intent,
+            confidence=reading.confidence,
+            ranking=reading.ranking,
+            threshold=reading.threshold,
+        )
 
     async def _handed_off(self, conversation: ConversationRef, answer: list[BotReply]) -> None:
         signal: dict[str, Any] = next(r.handoff for r in answer if r.handoff is not None)
