@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels import sms, telegram, widget
 from bot.conversations import ConversationService
+from bot.core.db import OneWriter
 from bot.fanout import LocalFanout, RedisFanout
 from bot.handoff import StaffAlerts, TelegramStaffAlerts
 from bot.intake.door import Intake
@@ -166,6 +167,8 @@ async def _start(
         review_threshold=settings.review_confidence_threshold,
         reads=sessionmaker(reads, expire_on_commit=False),
         notes=sessionmaker(notes, expire_on_commit=False),
+        # SQLite: the gateway's writes take turns here instead of polling the file lock (bot/core/db.py).
+        writer=OneWriter(settings.database_busy_timeout_seconds) if engine.dialect.name == "sqlite" else None,
         turn_policy=TurnPolicy(
             lease=timedelta(seconds=settings.turn_lease_seconds),
             interval_seconds=settings.turn_recovery_interval_seconds,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import handoff, links, replies
 from bot.core.assistant import Assistant, neutralise
-from bot.core.db import UnitOfWork
+from bot.core.db import OneWriter, UnitOfWork
 from bot.core.frames import STAFF_QUEUE_KEY, Events, Publisher, staff_conversation_key, staff_frame
 from bot.core.handback import RESUME_INTENT, Handback
 from bot.core.inbound import Inbound
@@ -77,9 +77,11 @@ class ConversationService:
         reads: sessionmaker[Session] | None = None,
         turn_policy: TurnPolicy | None = None,
         notes: sessionmaker[Session] | None = None,
+        writer: OneWriter | None = None,
     ) -> None:
-        # `notes`: the turn's bookkeeping, on commits that need not wait for the disk (bot/core/db.py).
-        self.uow = UnitOfWork(sessionmaker, reads=reads, notes=notes)
+        # `notes`: the turn's bookkeeping, on commits that need not wait for the disk; `writer`: SQLite's
+        # writes one at a time in this process (bot/core/db.py).
+        self.uow = UnitOfWork(sessionmaker, reads=reads, notes=notes, writer=writer)
         self._rasa = rasa
         self._guard: TurnGuard = guard or LocalTurnGuard()
         self._contact = contact

@@ -15,7 +15,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from bot.conversations import Outcome
-from bot.core.db import UnitOfWork
+from bot.core.db import OneWriter, UnitOfWork
 from bot.unit_of_work import run as run_unit
 from crm.db import make_engine
 from crm.models import Message
@@ -87,6 +87,45 @@ async def test_notes_use_their_own_sessionmaker_and_default_to_the_writers(facto
     finally:
         uow.close()
         plain.close()
+
+
+async def test_with_one_writer_the_writes_take_turns_and_reads_do_not_wait(factory: sessionmaker[Session]) -> None:
+    import asyncio
+    import threading
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    inside: list[int] = []
+    overlap: list[int] = []
+    release = threading.Event()
+
+    def slow(session: Session, *, n: int) -> int:
+        inside.append(n)
+        overlap.append(len(inside))
+        release.wait(5)
+        inside.remove(n)
+        return n
+
+    uow = UnitOfWork(factory, notes=factory, writer=OneWriter(timeout=0.3))
+    try:
+        first = asyncio.ensure_future(uow.db(slow, n=1))
+        while not inside:
+            await asyncio.sleep(0.01)
+        # A read does not queue behind the write in progress.
+        began = time.monotonic()
+        assert await uow.read(_bodies) == []
+        assert time.monotonic() - began < 0.25
+        # A second write waits for its turn, and fails like a locked database once it waited too long.
+        with pytest.raises(OperationalError):
+            await uow.note(slow, n=2)
+        second = asyncio.ensure_future(uow.note(slow, n=3))
+        await asyncio.sleep(0.05)
+        release.set()
+        assert await asyncio.gather(first, second) == [1, 3]
+        assert max(overlap) == 1
+    finally:
+        uow.close()
 
 
 def test_run_unit_is_the_same_unit_of_work_without_the_event_loop(factory: sessionmaker[Session]) -> None:
