@@ -77,32 +77,33 @@ async def in_process(calls: list[dict[str, Any]], repeat: int) -> dict[str, dict
     return rows
 
 
-async def over_http(calls: list[dict[str, Any]], repeat: int, port: int, kept: bool) -> list[float]:
+async def over_http(calls: list[dict[str, Any]], repeat: int, port: int) -> list[tuple[float, float]]:
+    """(kept session, new session per call) medians per call, the two alternating so load hits both alike."""
     import aiohttp
 
     url = f"http://127.0.0.1:{port}/webhook"
     headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def post(session: aiohttp.ClientSession, call: dict[str, Any]) -> float:
+        started = time.perf_counter()
+        async with session.post(url, json=call) as response:
+            assert response.status == 200, await response.text()
+            await response.json()
+        return time.perf_counter() - started
+
     medians = []
-    session = aiohttp.ClientSession(headers=headers) if kept else None
+    kept_session = aiohttp.ClientSession(headers=headers)
     try:
         for call in calls:
-            times = []
-            for _ in range(repeat + 1):
-                started = time.perf_counter()
-                if session is not None:
-                    async with session.post(url, json=call) as response:
-                        assert response.status == 200, await response.text()
-                        await response.json()
-                else:
-                    async with aiohttp.ClientSession(headers=headers) as fresh:
-                        async with fresh.post(url, json=call) as response:
-                            assert response.status == 200, await response.text()
-                            await response.json()
-                times.append(time.perf_counter() - started)
-            medians.append(_median_ms(times[1:]))
+            await post(kept_session, call)  # warm
+            kept, fresh = [], []
+            for _ in range(repeat):
+                kept.append(await post(kept_session, call))
+                async with aiohttp.ClientSession(headers=headers) as new_session:
+                    fresh.append(await post(new_session, call))
+            medians.append((_median_ms(kept), _median_ms(fresh)))
     finally:
-        if session is not None:
-            await session.close()
+        await kept_session.close()
     return medians
 
 
@@ -150,12 +151,11 @@ def main() -> int:
     rows = asyncio.run(in_process(calls, args.repeat))
     proc = start_server(env, args.port)
     try:
-        kept = asyncio.run(over_http(calls, args.repeat, args.port, kept=True))
-        fresh = asyncio.run(over_http(calls, args.repeat, args.port, kept=False))
+        http = asyncio.run(over_http(calls, args.repeat, args.port))
     finally:
         proc.terminate()
         proc.wait(30)
-    for row, k, f in zip(rows.values(), kept, fresh):
+    for row, (k, f) in zip(rows.values(), http):
         row["http_kept_session_ms"] = k
         row["http_new_session_ms"] = f
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {load}, median of {args.repeat}")

@@ -59,9 +59,11 @@ class Clock:
 
     def __init__(self) -> None:
         self.turn: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
 
     def add(self, key: str, seconds: float) -> None:
         self.turn[key] += seconds
+        self.calls[key] += 1
 
     def wrap_async(self, owner: Any, name: str, key: Callable[..., str]) -> None:
         original = getattr(owner, name)
@@ -266,9 +268,12 @@ async def profile(
         webhook = channel_webhook(agent) if channel else None
         await conversation(agent, clock, "warm-up", len(TEXTS), webhook)  # lazy loading, first predictions
         calls.clear()
+        clock.calls.clear()
         short = await conversation(agent, clock, "short", len(TEXTS), webhook)
         action_calls = list(calls)
+        loads_per_turn = clock.calls["tracker load"] / len(TEXTS)
         long = await conversation(agent, clock, "long", long_turns, webhook)
+        await http_session.close_all()
     finally:
         proc.terminate()
         proc.wait(30)
@@ -292,6 +297,7 @@ async def profile(
         "last_over_second_cycle": round(last["total"] / first["total"], 2),
         "long_turns_ms": [round(r["total"], 1) for r in long],
         "short_action_calls": [c["next_action"] for c in action_calls],
+        "short_tracker_loads_per_turn": loads_per_turn,
     }
 
 
@@ -302,6 +308,7 @@ def print_table(report: dict[str, Any]) -> None:
     for k in keys:
         print(f"{k:42} " + " ".join(f"{report[c].get(k, 0.0):>{w}.1f}" for c, w in zip(cols, (8, 9, 12))))
     print(f"last cycle over second cycle: {report['last_over_second_cycle']}x; model load {report['model_load_s']} s")
+    print(f"tracker loads per turn (short conversation): {report['short_tracker_loads_per_turn']}")
 
 
 def main() -> int:
