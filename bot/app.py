@@ -126,7 +126,9 @@ async def _start(
     stack.callback(reads.dispose)
     # A turn's bookkeeping (marks, replies, delivery marks) does not wait for the disk at each
     # commit; the customer's message does (bot/core/db.py, crm/db.py).
-    notes = make_engine(settings.database_url, busy_timeout=settings.database_busy_timeout_seconds, durable=False)
+    notes = make_engine(
+        settings.database_url, busy_timeout=settings.database_busy_timeout_seconds, durable=False
+    )
     stack.callback(notes.dispose)
     http = await stack.enter_async_context(
         httpx.AsyncClient(

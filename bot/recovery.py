@@ -94,7 +94,9 @@ class TurnKeeper:
         try:
             try:
                 async with service._guard.hold(conversation_id):
-                    context = await service._note(turns.begin, message_id=message_id, conversation_id=conversation_id)
+                    context = await service._note(
+                        turns.begin, message_id=message_id, conversation_id=conversation_id
+                    )
                     outcome = await service._take_turn(
                         inbound, message_id=message_id, notice_order=notice_order, context=context
                     )
@@ -115,7 +117,12 @@ class TurnKeeper:
         return outcome
 
     async def _settle(
-        self, message_id: int, inbound: InboundMessage, outcome: Outcome, kind: str, reading: turns.Reading | None
+        self,
+        message_id: int,
+        inbound: InboundMessage,
+        outcome: Outcome,
+        kind: str,
+        reading: turns.Reading | None,
     ) -> None:
         state = {
             Outcome.answered: TurnState.answered,

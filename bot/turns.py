@@ -85,7 +85,12 @@ class Reading:
 
 
 def finish(
-    session: Session, *, message_id: int, state: TurnState, reason: str | None = None, reading: Reading | None = None
+    session: Session,
+    *,
+    message_id: int,
+    state: TurnState,
+    reason: str | None = None,
+    reading: Reading | None = None,
 ) -> bool:
     """The turn ends: how its message was read (if Rasa said) and its final mark, in one unit of work.
     False if someone else closed the turn first (the reading is stored all the same)."""

@@ -119,7 +119,10 @@ class GatewayInput(RestInput):
             headers = {}
             # The tracker store noted the parse when it saved the turn (rasa_ext/turn_parse.py);
             # loading the tracker again is the fallback for a store that does not.
-            summary = parse_summary(seen.parse_data) if seen.saved else await self._parse_of(request, sender_id)
+            if seen.saved:
+                summary = parse_summary(seen.parse_data)
+            else:
+                summary = await self._parse_of(request, sender_id)
             if summary is not None:
                 headers[PARSE_HEADER] = json.dumps(summary, separators=(",", ":"))
             return response.json(collector.messages, headers=headers)

@@ -1,4 +1,4 @@
-"""One aiohttp session per event loop for Rasa's outgoing calls (a patch of Rasa 3.6, installed by rasa_ext.serve).
+"""One aiohttp session per event loop for Rasa's outgoing calls (a patch of Rasa 3.6, see rasa_ext.serve).
 
 Rasa 3.6's `EndpointConfig.request` (rasa/utils/endpoints.py), which every
 custom action call to the action server goes through, does
@@ -48,11 +48,12 @@ def _key(endpoint: Any, loop: asyncio.AbstractEventLoop) -> tuple[Any, ...]:
 
 
 def kept_session(endpoint: Any, new_session: Any) -> _Kept:
-    """The kept session for `endpoint` on the running loop, made with `new_session(endpoint)` the first time."""
+    """The kept session for `endpoint` on the running loop (made with `new_session(endpoint)` at first)."""
     loop = asyncio.get_running_loop()
     key = _key(endpoint, loop)
     session = _sessions.get(key)
-    if session is None or session.closed or session._loop is not loop:  # noqa: SLF001 - aiohttp's own loop check
+    # A session belongs to the loop it was made on (aiohttp's own `_loop`).
+    if session is None or session.closed or session._loop is not loop:  # noqa: SLF001
         session = new_session(endpoint)
         _sessions[key] = session
     return _Kept(session)

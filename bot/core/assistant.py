@@ -156,7 +156,10 @@ class Assistant:
         if parse is None or message_id is None:
             return
         reading = Reading(
-            intent=parse.intent, confidence=parse.confidence, ranking=parse.ranking, threshold=self._review_threshold
+            intent=parse.intent,
+            confidence=parse.confidence,
+            ranking=parse.ranking,
+            threshold=self._review_threshold,
         )
         # After the customer has the answer: bookkeeping never delays or loses a reply.
         if self.turns is not None:

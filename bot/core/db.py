@@ -78,7 +78,7 @@ class UnitOfWork:
         return await asyncio.to_thread(functools.partial(self._write, self._sessionmaker, fn, **kwargs))
 
     async def note(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        """A unit of work of the turn's bookkeeping (see the module doc): like `db`, on the notes' connections."""
+        """A unit of the turn's bookkeeping (see the module doc): like `db`, on the notes' connections."""
         return await asyncio.to_thread(functools.partial(self._write, self._notes, fn, **kwargs))
 
     def _write(self, maker: sessionmaker[Session], fn: Callable[..., T], /, **kwargs: Any) -> T:

@@ -70,7 +70,9 @@ async def test_reads_use_their_own_sessionmaker(factory: sessionmaker[Session]) 
         uow.close()
 
 
-async def test_notes_use_their_own_sessionmaker_and_default_to_the_writers(factory: sessionmaker[Session]) -> None:
+async def test_notes_use_their_own_sessionmaker_and_default_to_the_writers(
+    factory: sessionmaker[Session],
+) -> None:
     used: list[str] = []
 
     def notes() -> Session:
@@ -89,7 +91,9 @@ async def test_notes_use_their_own_sessionmaker_and_default_to_the_writers(facto
         plain.close()
 
 
-async def test_with_one_writer_the_writes_take_turns_and_reads_do_not_wait(factory: sessionmaker[Session]) -> None:
+async def test_with_one_writer_the_writes_take_turns_and_reads_do_not_wait(
+    factory: sessionmaker[Session],
+) -> None:
     import asyncio
     import threading
     import time
