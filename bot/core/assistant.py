@@ -21,6 +21,7 @@ from bot.persistence.handoffs import QueuedHandoff
 from bot.persistence.replies import SavedReplies
 from bot.rasa import RasaClient, RasaFailure, RasaMetadata
 from bot.recovery import TurnKeeper
+from bot.turns import Reading
 from crm.services import review
 from crm.services.verification_limits import client_fingerprint
 from crm.vocabulary import ConversationState
@@ -59,9 +60,16 @@ class Assistant:
         self.turns: TurnKeeper | None = None
 
     async def take_turn(
-        self, inbound: InboundMessage, *, message_id: int | None = None, notice_order: str | None = None
+        self,
+        inbound: InboundMessage,
+        *,
+        message_id: int | None = None,
+        notice_order: str | None = None,
+        context: turn_replies.TurnContext | None = None,
     ) -> Outcome:
-        context = await self._uow.db(turn_replies.turn_context, conversation_id=inbound.conversation_id)
+        """One turn; `context`: the conversation as the turn keeper read it when the turn began."""
+        if context is None:
+            context = await self._uow.db(turn_replies.turn_context, conversation_id=inbound.conversation_id)
         conversation = context.conversation
         if self.turns is not None:
             self.turns.remember(conversation)
@@ -145,16 +153,27 @@ class Assistant:
 
     async def _record_reading(self, answer: list[BotReply] | RasaFailure, message_id: int | None) -> None:
         parse = getattr(answer, "parse", None)
-        if parse is not None and message_id is not None:
-            # After the customer has the answer: bookkeeping never delays or loses a reply.
-            await self._uow.db(
-                review.record_reading,
-                message_id=message_id,
-                intent=parse.intent,
-                confidence=parse.confidence,
-                ranking=parse.ranking,
-                threshold=self._review_threshold,
-            )
+        if parse is None or message_id is None:
+            return
+        reading = Reading(
+            intent=parse.intent,
+            confidence=parse.confidence,
+            ranking=parse.ranking,
+            threshold=self._review_threshold,
+        )
+        # After the customer has the answer: bookkeeping never delays or loses a reply.
+        if self.turns is not None:
+            # Written with the turn's final mark, one unit of work for both (bot/recovery.py).
+            self.turns.read_as(message_id, reading)
+            return
+        await self._uow.note(
+            review.record_reading,
+            message_id=message_id,
+            intent=reading.intent,
+            confidence=reading.confidence,
+            ranking=reading.ranking,
+            threshold=reading.threshold,
+        )
 
     async def _handed_off(self, conversation: ConversationRef, queued: QueuedHandoff) -> None:
         self._metrics.handoffs.labels(conversation.channel).inc()
