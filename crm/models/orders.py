@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -11,26 +10,14 @@ from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.models.base import Base, string_enum, utcnow
+from crm.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from crm.models.customers import Customer
 
 
-class OrderStatus(str, enum.Enum):
-    placed = "placed"
-    paid = "paid"
-    shipped = "shipped"
-    delivered = "delivered"
-    cancelled = "cancelled"
-    returned = "returned"
-
-
-class ReturnStatus(str, enum.Enum):
-    requested = "requested"
-    approved = "approved"
-    received = "received"
-    refunded = "refunded"
-    rejected = "rejected"
+OrderStatus = Vocabulary("OrderStatus", "placed paid shipped delivered cancelled returned", module=__name__)
+ReturnStatus = Vocabulary("ReturnStatus", "requested approved received refunded rejected", module=__name__)
 
 
 class Product(Base):
