@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.models.base import Base, string_enum, utcnow
+from crm.models.base import Base, children, string_enum, utcnow
 from crm.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
@@ -55,12 +55,8 @@ class Order(Base):
     source_updated_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="orders")
-    lines: Mapped[list[OrderLine]] = relationship(
-        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
-    )
-    returns: Mapped[list[ReturnRequest]] = relationship(
-        back_populates="order", cascade="all, delete-orphan"
-    )
+    lines: Mapped[list[OrderLine]] = children("order", order_by="OrderLine.id")
+    returns: Mapped[list[ReturnRequest]] = children("order")
 
 
 class OrderLine(Base):
