@@ -46,6 +46,7 @@ def _routed(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
     async def routed(self: RasaPool, *, sender: str, **arguments: Any) -> Any:
         return await self._call(sender, lambda client: getattr(client, name)(sender=sender, **arguments))
 
+    routed.__qualname__ = f"RasaPool.{name}"
     return routed
 
 
