@@ -1,4 +1,5 @@
-"""Plain enums shared by the CRM schema and the gateway's neutral message types.
+"""Plain enums shared by the CRM schema and the gateway's neutral message types,
+and `Vocabulary`, how a word-list enum is declared (here and in `crm.models`).
 
 No SQLAlchemy here: `bot.core.messages` imports these without depending on the ORM;
 `crm.models` imports them for its columns.
