@@ -17,13 +17,14 @@ running, and running it twice would answer twice: it fails as with one server.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from bot.rasa import BotReply, RasaClient, RasaFailure, RasaMetadata, Replies
+from bot.rasa import RasaClient, RasaFailure
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,18 @@ def server_order(conversation: str, count: int) -> list[int]:
         return hashlib.blake2b(f"{index}:{conversation}".encode(), digest_size=8).digest()
 
     return sorted(range(count), key=weight, reverse=True)
+
+
+def _routed(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """A `RasaClient` method as the pool offers it: the same call, made on the conversation's server."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    async def routed(self: RasaPool, *, sender: str, **arguments: Any) -> Any:
+        return await self._call(sender, lambda client: getattr(client, name)(sender=sender, **arguments))
+
+    routed.__qualname__ = f"RasaPool.{name}"
+    return routed
 
 
 class RasaPool:
@@ -78,29 +91,7 @@ class RasaPool:
         assert failure is not None
         raise failure
 
-    async def send(
-        self, *, sender: str, message: str, metadata: RasaMetadata, message_id: str | None = None
-    ) -> Replies:
-        return await self._call(
-            sender,
-            lambda client: client.send(sender=sender, message=message, metadata=metadata, message_id=message_id),
-        )
-
-    async def forget_turn(self, *, sender: str, message_id: str) -> bool:
-        # The trackers are shared: any live server can rewind the conversation's tracker.
-        return bool(await self._call(sender, lambda client: client.forget_turn(sender=sender, message_id=message_id)))
-
-    async def trigger_intent(
-        self,
-        *,
-        sender: str,
-        intent: str,
-        entities: dict[str, str] | None = None,
-        end_active_loop: bool = False,
-    ) -> list[BotReply]:
-        return await self._call(
-            sender,
-            lambda client: client.trigger_intent(
-                sender=sender, intent=intent, entities=entities, end_active_loop=end_active_loop
-            ),
-        )
+    send = _routed(RasaClient.send)
+    # The trackers are shared: any live server can rewind the conversation's tracker.
+    forget_turn = _routed(RasaClient.forget_turn)
+    trigger_intent = _routed(RasaClient.trigger_intent)

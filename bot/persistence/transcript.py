@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,19 +21,39 @@ _BUTTON_LOOKBACK = 20
 
 
 @dataclass(frozen=True)
-class TranscriptEntry:
+class MessageView:
+    """A stored message as someone reads it back: which one, from whom, what it said, when.
+
+    Each reader's view adds its own fields: the customer's history (`TranscriptEntry`)
+    and the staff console's line (`bot.staff.console.Line`).
+    """
+
     id: int
     sender: Sender
     text: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, message: Message, **added: Any) -> Self:
+        return cls(
+            id=message.id,
+            sender=message.sender,
+            text=message.text,
+            created_at=as_utc(message.created_at),
+            **added,
+        )
+
+
+@dataclass(frozen=True)
+class TranscriptEntry(MessageView):
     buttons: tuple[Button, ...]
     image: str | None
-    created_at: datetime
     channel_message_id: str | None
 
 
-def transcript(session: Session, *, conversation_id: str, limit: int) -> list[TranscriptEntry]:
-    """The latest `limit` messages a customer can see, oldest first."""
-    messages = list(
+def latest_messages(session: Session, *, conversation_id: str, limit: int) -> list[Message]:
+    """The conversation's latest `limit` stored messages, newest first."""
+    return list(
         session.scalars(
             select(Message)
             .where(Message.conversation_id == conversation_id)
@@ -41,8 +61,12 @@ def transcript(session: Session, *, conversation_id: str, limit: int) -> list[Tr
             .limit(limit)
         )
     )
+
+
+def transcript(session: Session, *, conversation_id: str, limit: int) -> list[TranscriptEntry]:
+    """The latest `limit` messages a customer can see, oldest first."""
     entries = []
-    for message in reversed(messages):
+    for message in reversed(latest_messages(session, conversation_id=conversation_id, limit=limit)):
         buttons = buttons_of(message.data)
         image = (message.data or {}).get("image")
         if not (message.text or buttons or image):
@@ -50,13 +74,10 @@ def transcript(session: Session, *, conversation_id: str, limit: int) -> list[Tr
         if is_suppressed(message):
             continue  # never delivered: a person took over first
         entries.append(
-            TranscriptEntry(
-                id=message.id,
-                sender=message.sender,
-                text=message.text,
+            TranscriptEntry.of(
+                message,
                 buttons=buttons,
                 image=image if isinstance(image, str) else None,
-                created_at=as_utc(message.created_at),
                 channel_message_id=message.channel_message_id,
             )
         )
@@ -69,12 +90,7 @@ def offered_payloads(session: Session, *, conversation_id: str) -> set[str]:
     The gateway's own messages belong to that run (the out-of-hours choice
     after a handoff has buttons); replies a customer never saw do not.
     """
-    recent = session.scalars(
-        select(Message)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(Message.id.desc())
-        .limit(_BUTTON_LOOKBACK)
-    )
+    recent = latest_messages(session, conversation_id=conversation_id, limit=_BUTTON_LOOKBACK)
     payloads: set[str] = set()
     in_turn = False
     for message in recent:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.persistence import states
+from bot.persistence.transcript import MessageView, latest_messages
 from bot.staff.customer_card import CustomerCard, customer_card
 from crm.clock import as_utc
 from crm.models import (
@@ -60,12 +61,8 @@ class QueueView:
 
 
 @dataclass(frozen=True)
-class Line:
-    id: int
-    sender: Sender
-    text: str
+class Line(MessageView):
     buttons: tuple[str, ...]
-    created_at: datetime
     staff_name: str | None = None
     suppressed: bool = False
     note: str | None = None  # what a line without text was (the handoff signal)
@@ -187,14 +184,7 @@ def conversation_view(session: Session, *, conversation_id: str) -> Conversation
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         return None
-    messages = list(
-        session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation_id)
-            .order_by(Message.id.desc())
-            .limit(_TRANSCRIPT_LIMIT)
-        )
-    )
+    messages = latest_messages(session, conversation_id=conversation_id, limit=_TRANSCRIPT_LIMIT)
     messages.reverse()
     handoffs = list(
         session.scalars(
@@ -252,12 +242,9 @@ def line_of(message: Message, names: dict[int, str]) -> Line:
         note = "The assistant sent structured data."
     if message.sender == Sender.customer and data.get("payload"):
         note = "Pressed a button" + (" the assistant no longer offered." if data.get("rejected") else ".")
-    return Line(
-        id=message.id,
-        sender=message.sender,
-        text=message.text,
+    return Line.of(
+        message,
         buttons=buttons,
-        created_at=as_utc(message.created_at),
         staff_name=names.get(message.staff_user_id) if message.staff_user_id else None,
         suppressed=bool(data.get("suppressed")),
         note=note,

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Enum
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, relationship
 
 
 def utcnow() -> datetime:
@@ -26,3 +26,8 @@ def string_enum(cls: type[enum.Enum]) -> Enum:
     # Store enum values as plain strings so the database stays readable and
     # adding a member never needs a PostgreSQL ALTER TYPE.
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+def children(back_populates: str, *, order_by: str | None = None) -> Any:
+    """A one-to-many whose rows belong to the parent: they go when it goes, or when taken off its list."""
+    return relationship(back_populates=back_populates, cascade="all, delete-orphan", order_by=order_by)

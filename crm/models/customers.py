@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstrain
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.models.base import Base, utcnow
+from crm.models.base import Base, children, utcnow
 
 if TYPE_CHECKING:
     from crm.models.orders import Order
@@ -36,15 +36,9 @@ class Customer(Base):
     # When the shop platform last changed it (see Order.source_updated_at).
     source_updated_at: Mapped[datetime | None]
 
-    identities: Mapped[list[ChannelIdentity]] = relationship(
-        back_populates="customer", cascade="all, delete-orphan"
-    )
-    orders: Mapped[list[Order]] = relationship(
-        back_populates="customer", cascade="all, delete-orphan", order_by="Order.placed_at.desc()"
-    )
-    consents: Mapped[list[Consent]] = relationship(
-        back_populates="customer", cascade="all, delete-orphan"
-    )
+    identities: Mapped[list[ChannelIdentity]] = children("customer")
+    orders: Mapped[list[Order]] = children("customer", order_by="Order.placed_at.desc()")
+    consents: Mapped[list[Consent]] = children("customer")
 
 
 class ChannelIdentity(Base):

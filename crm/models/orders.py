@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -10,27 +9,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.models.base import Base, string_enum, utcnow
+from crm.models.base import Base, children, string_enum, utcnow
+from crm.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from crm.models.customers import Customer
 
 
-class OrderStatus(str, enum.Enum):
-    placed = "placed"
-    paid = "paid"
-    shipped = "shipped"
-    delivered = "delivered"
-    cancelled = "cancelled"
-    returned = "returned"
-
-
-class ReturnStatus(str, enum.Enum):
-    requested = "requested"
-    approved = "approved"
-    received = "received"
-    refunded = "refunded"
-    rejected = "rejected"
+OrderStatus = Vocabulary("OrderStatus", "placed paid shipped delivered cancelled returned", module=__name__)
+ReturnStatus = Vocabulary("ReturnStatus", "requested approved received refunded rejected", module=__name__)
 
 
 class Product(Base):
@@ -68,12 +55,8 @@ class Order(Base):
     source_updated_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="orders")
-    lines: Mapped[list[OrderLine]] = relationship(
-        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
-    )
-    returns: Mapped[list[ReturnRequest]] = relationship(
-        back_populates="order", cascade="all, delete-orphan"
-    )
+    lines: Mapped[list[OrderLine]] = children("order", order_by="OrderLine.id")
+    returns: Mapped[list[ReturnRequest]] = children("order")
 
 
 class OrderLine(Base):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -10,21 +9,15 @@ from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.models.base import Base, string_enum, utcnow
+from crm.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from crm.models.orders import Order
 
 
-class ShopRequestKind(str, enum.Enum):
-    cancel = "cancel"
-    change_address = "change_address"
-    return_ = "return"
-
-
-class ShopRequestStatus(str, enum.Enum):
-    requested = "requested"
-    accepted = "accepted"
-    refused = "refused"
+# "return" is a keyword: that member is `ShopRequestKind.return_`, its value "return".
+ShopRequestKind = Vocabulary("ShopRequestKind", "cancel change_address return_", module=__name__)
+ShopRequestStatus = Vocabulary("ShopRequestStatus", "requested accepted refused", module=__name__)
 
 
 class ShopEvent(Base):
