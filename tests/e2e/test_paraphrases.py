@@ -20,9 +20,10 @@ HELD_OUT = ["paraphrases.yml", "paraphrases_fresh.yml", "heldout_personas.yml"]
 TARGET = 0.90
 # The 1,290 messages written from eight customer personas (tests/nlu/heldout_personas.yml;
 # `make nlu-report` breaks it down by persona). Issue 8 aims at 93 %; the model reached
-# 89.5 % on 2026-12-06 (84.8 % before), 91.2 % with data/nlu/customer_voices.yml and
-# 92.5 % with data/nlu/customer_voices_2.yml, so this guards against falling back, not the aim.
-TARGET_PERSONAS = 0.91
+# 89.5 % on 2026-12-06 (84.8 % before), 91.2 % with data/nlu/customer_voices.yml,
+# 92.5 % with data/nlu/customer_voices_2.yml and 94.2 % with data/nlu/customer_voices_3.yml
+# (every persona >= 89.7 %); the guard sits about a point below that.
+TARGET_PERSONAS = 0.93
 TARGETS = {"heldout_personas.yml": TARGET_PERSONAS}
 
 
