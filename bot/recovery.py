@@ -1,3 +1,4 @@
+# Over 350 lines on purpose: the live turn and the recovery pass share one promise (answered or apologised, at most once) and one record of what is owed; split, each half would need the other's private state.
 """Keeping the promise of an acknowledgement: every stored customer message ends answered or apologised.
 
 `TurnKeeper` runs each customer turn between two durable marks (bot/turns.py)

@@ -1,3 +1,4 @@
+# Over 350 lines on purpose: one measurement run, from starting the gateway and its fake Rasa to the report, reads best as one script (like bench.py).
 """The gateway's own cost per customer message, with an instant fake Rasa (a measurement, not a test).
 
     .venv/bin/python scripts/profile_gateway.py [--port 18580] [--sequential 25] [--concurrency 20,50]
