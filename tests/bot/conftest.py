@@ -1,8 +1,9 @@
 """Gateway test fixtures: a database the gateway commits to for real, the fake Rasa and
 action server (tests/fakes/rasa.py), the conversation service wired to them
 (tests/fakes/rigs.py), the whole app served by a real uvicorn on a free port
-(tests/fakes/gateway.py), the fake Twilio REST API (tests/fakes/twilio.py), and Debian's
-Chromium for the browser tests.
+(tests/fakes/gateway.py), the fake Twilio REST API (tests/fakes/twilio.py), the fake Bot
+API and a gateway whose Telegram channel talks to it (tests/fakes/telegram.py; for the
+router and channel tests alike), and Debian's Chromium for the browser tests.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.conversations import ConversationService
 from crm.db import make_engine
 from crm.models import Base, Customer
+from tests.bot.telegram_support import LINK_SECRET, PUBLIC_WEBHOOK, WEBHOOK_SECRET
 from tests.fakes.browser import chromium
 from tests.fakes.gateway import Gateway, ThreadedGateway, gateway_app, start_gateway_server
 from tests.fakes.rasa import FakeRasa, HandoffRasa
 from tests.fakes.rigs import ServiceRig, build_service_rig
+from tests.fakes.telegram import TOKEN, FakeTelegram, TelegramUser, serve
 from tests.fakes.twilio import FakeTwilioApi
 
 # -- database ----------------------------------------------------------------------
@@ -142,6 +145,49 @@ def twilio() -> Iterator[FakeTwilioApi]:
     """Twilio's REST API on a free port; SMS channels and gateways are pointed at its url."""
     with FakeTwilioApi().serve() as fake:
         yield fake
+
+
+# -- Telegram: the fake Bot API, and gateways whose Telegram channel talks to it -----------
+
+
+@pytest_asyncio.fixture
+async def fake_tg() -> AsyncIterator[tuple[FakeTelegram, str]]:
+    fake = FakeTelegram()
+    async with serve(fake) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def start_tg_gateway(
+    start_gateway: Callable[..., Any], fake_tg: tuple[FakeTelegram, str]
+) -> Callable[..., Any]:
+    async def start(**overrides: Any) -> Gateway:
+        values = {
+            "telegram_bot_token": TOKEN,
+            "telegram_api_base_url": fake_tg[1],
+            "telegram_webhook_secret": WEBHOOK_SECRET,
+            "telegram_webhook_url": PUBLIC_WEBHOOK,
+            "telegram_link_secret": LINK_SECRET,
+        }
+        values.update(overrides)
+        return await start_gateway(**values)
+
+    return start
+
+
+@pytest_asyncio.fixture
+async def tg(start_tg_gateway: Callable[..., Any]) -> Gateway:
+    return await start_tg_gateway()
+
+
+@pytest.fixture
+def fake(fake_tg: tuple[FakeTelegram, str]) -> FakeTelegram:
+    return fake_tg[0]
+
+
+@pytest.fixture
+def ada() -> TelegramUser:
+    return TelegramUser(user_id=555_000_111, first_name="Ada")
 
 
 # -- the browser -----------------------------------------------------------------------
