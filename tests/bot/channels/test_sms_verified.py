@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.models import AuditEntry, Conversation, Customer
-from tests.bot.routers.sms_support import STRANGER, conversations_at, deliver, settle, sms_settings
+from tests.bot.sms_support import STRANGER, conversations_at, deliver, settle, sms_settings
 from tests.fakes.gateway import Gateway
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.twilio import FakeTwilioApi, Phone
