@@ -1,4 +1,5 @@
-"""Gateway test fixtures: a database the gateway commits to for real, the fake Rasa and
+"""Gateway test fixtures: a database the gateway commits to for real (and `unit`, a step of
+bot/persistence run as its own unit of work on it; `new_conversation`), the fake Rasa and
 action server (tests/fakes/rasa.py), the conversation service wired to them
 (tests/fakes/rigs.py), the whole app served by a real uvicorn on a free port
 (tests/fakes/gateway.py), the fake Twilio REST API (tests/fakes/twilio.py), the fake Bot
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -20,6 +21,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversations import ConversationService
+from bot.core.db import run_unit
+from bot.persistence import rows
 from crm.db import make_engine
 from crm.models import Base, Customer
 from tests.bot.telegram_support import LINK_SECRET, PUBLIC_WEBHOOK, WEBHOOK_SECRET
@@ -66,6 +69,31 @@ def customer(db: sessionmaker[Session]) -> Customer:
         session.add(row)
         session.commit()
         return row
+
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def unit(db: sessionmaker[Session]) -> Callable[..., Any]:
+    """Run one step (a function of the session, as bot/persistence's) as its own unit of work."""
+
+    def run(fn: Callable[..., T], /, **kwargs: Any) -> T:
+        return run_unit(db, fn, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def new_conversation(unit: Callable[..., Any]) -> Callable[..., Any]:
+    """A new web conversation (at `address`, bound to `customer` when given)."""
+
+    def create(address: str = "addr", customer: str | None = None) -> Any:
+        return unit(
+            rows.create_conversation, channel="web", address=address, customer_external_id=customer, locale="en"
+        )
+
+    return create
 
 
 # -- Rasa and the action server --------------------------------------------------

@@ -20,9 +20,9 @@ def _pressed(conversation_id: str, message_id: str, payload: str) -> InboundMess
 
 
 def test_the_claim_stores_a_message_once_and_refuses_a_button_never_offered(
-    unit: Callable[..., Any], start: Callable[..., Any]
+    unit: Callable[..., Any], new_conversation: Callable[..., Any]
 ) -> None:
-    conversation = start()
+    conversation = new_conversation()
     message = InboundMessage(
         channel="web", conversation_id=conversation.id, channel_message_id="m1", text="hi"
     )
@@ -34,8 +34,8 @@ def test_the_claim_stores_a_message_once_and_refuses_a_button_never_offered(
     assert refused is not None and refused.rejection == "bad_payload"
 
 
-def test_a_button_in_the_bots_latest_turn_is_accepted(unit: Callable[..., Any], start: Callable[..., Any]) -> None:
-    conversation = start()
+def test_a_button_in_the_bots_latest_turn_is_accepted(unit: Callable[..., Any], new_conversation: Callable[..., Any]) -> None:
+    conversation = new_conversation()
     unit(
         replies.save_bot_replies,
         conversation_id=conversation.id,

@@ -10,9 +10,9 @@ from bot.persistence import queue, replies
 
 
 def test_the_queue_lists_only_the_conversations_waiting_for_staff(
-    unit: Callable[..., Any], start: Callable[..., Any]
+    unit: Callable[..., Any], new_conversation: Callable[..., Any]
 ) -> None:
-    waiting = [start(address=f"a{i}") for i in range(2)]
+    waiting = [new_conversation(address=f"a{i}") for i in range(2)]
     for conversation in waiting:
         unit(
             replies.save_bot_replies,
@@ -20,6 +20,6 @@ def test_the_queue_lists_only_the_conversations_waiting_for_staff(
             channel="web",
             replies=[BotReply(custom={"handoff": {"reason": "request_human"}})],
         )
-    start(address="not-waiting")
+    new_conversation(address="not-waiting")
     # (Priority, then waiting time, orders it: tests/bot/test_handoff.py.)
     assert {e.conversation_id for e in unit(queue.queue)} == {c.id for c in waiting}

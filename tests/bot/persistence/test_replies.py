@@ -19,9 +19,9 @@ HANDOFF = BotReply(custom={"handoff": {"reason": "request_human"}})
 
 
 def test_every_reply_is_stored_with_its_buttons_image_and_custom_and_only_visible_ones_are_due(
-    unit: Callable[..., Any], start: Callable[..., Any], db: sessionmaker[Session]
+    unit: Callable[..., Any], new_conversation: Callable[..., Any], db: sessionmaker[Session]
 ) -> None:
-    conversation = start()
+    conversation = new_conversation()
     saved = unit(
         replies.save_bot_replies,
         conversation_id=conversation.id,
@@ -47,9 +47,9 @@ def test_every_reply_is_stored_with_its_buttons_image_and_custom_and_only_visibl
 
 
 def test_replies_for_a_conversation_that_left_the_expected_state_are_stored_suppressed(
-    unit: Callable[..., Any], start: Callable[..., Any], db: sessionmaker[Session]
+    unit: Callable[..., Any], new_conversation: Callable[..., Any], db: sessionmaker[Session]
 ) -> None:
-    conversation = start()
+    conversation = new_conversation()
     unit(replies.save_bot_replies, conversation_id=conversation.id, channel="web", replies=[HANDOFF])
     late = unit(
         replies.save_bot_replies,
@@ -78,9 +78,9 @@ def test_the_replies_of_a_customer_erased_during_the_turn_are_delivered_and_stor
 
 
 def test_a_held_customer_is_due_the_notice_until_told_and_again_after_the_bot_spoke(
-    unit: Callable[..., Any], start: Callable[..., Any]
+    unit: Callable[..., Any], new_conversation: Callable[..., Any]
 ) -> None:
-    conversation = start()
+    conversation = new_conversation()
     assert not unit(replies.turn_context, conversation_id=conversation.id).notice_due  # the bot's
     unit(replies.save_bot_replies, conversation_id=conversation.id, channel="web", replies=[HANDOFF])
     context = unit(replies.turn_context, conversation_id=conversation.id)

@@ -15,9 +15,9 @@ from tests.bot.staff_support import create_staff
 
 
 def test_states_assign_is_a_compare_and_set_and_resolve_needs_the_holder(
-    unit: Callable[..., Any], start: Callable[..., Any], db: sessionmaker[Session]
+    unit: Callable[..., Any], new_conversation: Callable[..., Any], db: sessionmaker[Session]
 ) -> None:
-    conversation = start()
+    conversation = new_conversation()
     sam = create_staff(db, name="Sam Carter", role=StaffRole.agent)
     kim = create_staff(db, name="Kim Lee", role=StaffRole.agent)
     taken = unit(

@@ -11,9 +11,9 @@ from crm.vocabulary import Sender
 
 
 def test_the_transcript_hides_bare_signals_and_suppressed_replies(
-    unit: Callable[..., Any], start: Callable[..., Any]
+    unit: Callable[..., Any], new_conversation: Callable[..., Any]
 ) -> None:
-    conversation = start()
+    conversation = new_conversation()
     unit(
         replies.save_bot_replies,
         conversation_id=conversation.id,
