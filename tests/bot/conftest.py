@@ -25,6 +25,7 @@ from bot.core.db import run_unit
 from bot.persistence import rows
 from crm.db import make_engine
 from crm.models import Base, Customer
+from tests.bot.staff_support import HandoffRig, build_rig
 from tests.bot.telegram_support import LINK_SECRET, PUBLIC_WEBHOOK, WEBHOOK_SECRET
 from tests.fakes.browser import chromium
 from tests.fakes.gateway import Gateway, ThreadedGateway, gateway_app, start_gateway_server
@@ -130,6 +131,15 @@ async def make_rig(
 @pytest_asyncio.fixture
 async def rig(make_rig: Callable[..., ServiceRig]) -> ServiceRig:
     return make_rig()
+
+
+@pytest_asyncio.fixture
+async def handoff_rig(db: sessionmaker[Session], fake_rasa: FakeRasa) -> AsyncIterator[HandoffRig]:
+    """The service on a Rasa that hands off and resumes, with a fan-out and a clock (tests/bot/staff_support.py)."""
+    built, http = build_rig(db, fake_rasa)
+    yield built
+    await built.service.aclose(timeout=5)
+    await http.aclose()
 
 
 # -- the whole gateway on a real port ----------------------------------------------
