@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from types import ModuleType
 from typing import Any, TypeVar
 
 import httpx
@@ -25,6 +26,7 @@ from bot.core.db import run_unit
 from bot.persistence import rows
 from crm.db import make_engine
 from crm.models import Base, Customer
+from crm.shop import ShopProfileError
 from tests.bot.staff_support import HandoffRig, build_rig
 from tests.bot.telegram_support import LINK_SECRET, PUBLIC_WEBHOOK, WEBHOOK_SECRET
 from tests.fakes.browser import chromium
@@ -95,6 +97,26 @@ def new_conversation(unit: Callable[..., Any]) -> Callable[..., Any]:
         )
 
     return create
+
+
+# -- the shop profile --------------------------------------------------------------------
+
+
+NOWHERE = "/nowhere/shop.yml"
+
+
+@pytest.fixture
+def unreadable_profile(monkeypatch: pytest.MonkeyPatch) -> Callable[[ModuleType], str]:
+    """Make a module's `load_shop_profile` fail as a missing shop.yml does; returns the path it names."""
+
+    def patch(module: ModuleType) -> str:
+        def unreadable() -> None:
+            raise ShopProfileError(f"cannot read shop profile {NOWHERE}")
+
+        monkeypatch.setattr(module, "load_shop_profile", unreadable)
+        return NOWHERE
+
+    return patch
 
 
 # -- Rasa and the action server --------------------------------------------------

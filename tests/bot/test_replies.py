@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from types import ModuleType
 
 import pytest
 
 from bot import replies
-from crm.shop import ShopProfileError, load_shop_profile
+from crm.shop import load_shop_profile
 
 
 def test_the_apology_says_the_message_is_saved_and_how_to_reach_a_person() -> None:
@@ -24,15 +26,12 @@ def test_the_contact_is_read_from_the_shop_profile() -> None:
 
 
 def test_an_unreadable_profile_leaves_the_contact_out_and_says_why(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    unreadable_profile: Callable[[ModuleType], str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    def unreadable() -> None:
-        raise ShopProfileError("cannot read shop profile /nowhere/shop.yml")
-
-    monkeypatch.setattr(replies, "load_shop_profile", unreadable)
+    where = unreadable_profile(replies)
     with caplog.at_level(logging.WARNING, "bot.replies"):
         assert replies.shop_contact() is None
-    assert any("/nowhere/shop.yml" in r.getMessage() for r in caplog.records)
+    assert any(where in r.getMessage() for r in caplog.records)
 
 
 def test_a_profile_with_neither_email_nor_phone_has_no_contact(monkeypatch: pytest.MonkeyPatch) -> None:

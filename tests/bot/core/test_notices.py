@@ -4,6 +4,8 @@ staff alert for a new handoff (no personal data; a link to the console)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from types import ModuleType
 
 import pytest
 
@@ -11,7 +13,7 @@ from bot import replies
 from bot.core import notices
 from bot.handoff import HandoffAlert
 from bot.persistence import rows
-from crm.shop import ShopProfileError, load_shop_profile
+from crm.shop import load_shop_profile
 from tests.bot.staff_support import HandoffRig
 
 
@@ -61,14 +63,10 @@ async def test_the_staff_alert_says_what_waits_and_links_the_console(handoff_rig
 
 
 def test_the_shop_profile_is_read_or_left_out_with_a_warning(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    unreadable_profile: Callable[[ModuleType], str], caplog: pytest.LogCaptureFixture
 ) -> None:
     assert notices.shop_profile() == load_shop_profile()
-
-    def unreadable() -> None:
-        raise ShopProfileError("cannot read shop profile /nowhere/shop.yml")
-
-    monkeypatch.setattr(notices, "load_shop_profile", unreadable)
+    where = unreadable_profile(notices)
     with caplog.at_level(logging.WARNING, "bot.core.notices"):
         assert notices.shop_profile() is None
-    assert any("/nowhere/shop.yml" in r.getMessage() for r in caplog.records)
+    assert any(where in r.getMessage() for r in caplog.records)

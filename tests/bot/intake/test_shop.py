@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from types import ModuleType
 
 import pytest
 
 from bot.intake import shop
 from bot.intake.shop import ShopTexts, shop_texts
-from crm.shop import ShopProfileError, load_shop_profile
+from crm.shop import load_shop_profile
 
 
 def test_help_reply_names_the_shop_and_how_to_reach_it() -> None:
@@ -49,14 +51,11 @@ def test_a_profile_without_email_or_phone_gives_its_website(monkeypatch: pytest.
 
 
 def test_an_unreadable_profile_still_gives_something_true(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    unreadable_profile: Callable[[ModuleType], str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    def unreadable() -> None:
-        raise ShopProfileError("cannot read shop profile /nowhere/shop.yml")
-
-    monkeypatch.setattr(shop, "load_shop_profile", unreadable)
+    where = unreadable_profile(shop)
     with caplog.at_level(logging.WARNING, "bot.intake.shop"):
         texts = shop_texts()
     assert texts.name == "Our shop" and "reply here" in texts.contact
     assert "Reply STOP" in texts.help_reply()
-    assert any("/nowhere/shop.yml" in r.getMessage() for r in caplog.records)
+    assert any(where in r.getMessage() for r in caplog.records)
