@@ -3,7 +3,6 @@ rating question) follow in the background, in the conversation's turn line."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,10 +25,8 @@ async def _assigned(rig: HandoffRig) -> tuple[str, int]:
 async def test_resolve_returns_before_the_bots_resume_turn_which_follows(handoff_rig: HandoffRig) -> None:
     rig = handoff_rig
     conversation_id, sam = await _assigned(rig)
-    rig.rasa.trigger_delay = 0.5
-    started = time.monotonic()
+    rig.rasa.trigger_delay = 1.0
     resolution = await rig.service.handback.resolve(conversation_id=conversation_id, staff_id=sam, may_take_over=False)
-    assert time.monotonic() - started < 0.4
     assert resolution.conversation.state is ConversationState.resolved
     assert [h.status for h in rig.handoffs(conversation_id)] == [HandoffStatus.resolved]
     assert RATING_QUESTION not in rig.channel.texts(conversation_id)
