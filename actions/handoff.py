@@ -1,10 +1,14 @@
 """Handing the conversation to a person.
 
-`action_handoff` queues a handoff packet in the CRM (why, what the bot knew,
-which orders came up) and sends the gateway a custom payload
-`{"handoff": {...}}`; the gateway moves the conversation to the staff queue
-when it sees it. Triggers: `request_human`, `complaint`, two fallbacks in a
-row, and failed verification (the verification action sets `handoff_reason`).
+`action_handoff` decides that a person is needed and sends the gateway the
+packet, a custom payload `{"handoff": {...}}`: why, what the customer wanted,
+what the bot had filled in, which orders came up, and the verified customer
+(external id) or null. The gateway alone writes the handoff: it queues the
+packet and moves the conversation to the staff queue in one transaction
+(bot/persistence/handoffs.py), and queues nothing twice. This action only
+reads the CRM, to tell a customer who is already waiting so. Triggers:
+`request_human`, `complaint`, two fallbacks in a row, and failed verification
+(the verification action sets `handoff_reason`).
 
 `request_human` also covers "how do I contact you?": a customer who only asks
 for a phone number or opening hours gets them, and is offered a person rather
@@ -20,15 +24,13 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from actions.common import channel, crm_session, latest_intent, verified_customer
+from actions.common import crm_session, latest_intent, verified_customer
 from actions.shop_info import contact_text
 from crm.clock import utcnow
-from crm.models import Handoff, HandoffStatus
+from crm.models import Customer
 from crm.normalize import normalize_order_number
-from crm.services.conversations import record_handoff
+from crm.services.conversations import open_handoff
 from crm.shop import ShopProfile, ShopProfileError, load_shop_profile
 
 logger = logging.getLogger(__name__)
@@ -173,25 +175,15 @@ def mentioned_order_numbers(tracker: Tracker) -> list[str]:
     return found[-_MAX_ORDER_NUMBERS:]
 
 
-def _open_handoff(session: Session, conversation_id: str) -> Handoff | None:
-    return session.scalars(
-        select(Handoff)
-        .where(
-            Handoff.conversation_id == conversation_id,
-            Handoff.status.in_([HandoffStatus.queued, HandoffStatus.assigned]),
-        )
-        .order_by(Handoff.id.desc())
-        .limit(1)
-    ).first()
-
-
-def _payload(handoff: Handoff, reason: str) -> dict[str, Any]:
+def handoff_packet(tracker: Tracker, reason: str, customer: Customer | None) -> dict[str, Any]:
+    """The custom payload the gateway queues (bot/persistence/handoffs.py reads it)."""
     return {
         "handoff": {
-            "id": handoff.id,
             "reason": reason,
-            "priority": handoff.priority,
-            "verified": handoff.verified,
+            "intent": handoff_intent(tracker, reason),
+            "slots": slots_for_staff(tracker),
+            "order_numbers": mentioned_order_numbers(tracker),
+            "customer_id": customer.external_id if customer is not None else None,
         }
     }
 
@@ -228,35 +220,19 @@ class ActionHandoff(Action):
         reason = handoff_reason(tracker)
         with crm_session() as session:
             customer = verified_customer(session, tracker)
-            existing = _open_handoff(session, tracker.sender_id)
-            if existing is not None:
-                dispatcher.utter_message(text=ALREADY_QUEUED)
-                dispatcher.utter_message(json_message=_payload(existing, existing.reason))
-                return done
-            handoff = record_handoff(
-                session,
-                conversation_id=tracker.sender_id,
-                channel=channel(tracker),
-                customer=customer,
-                reason=reason,
-                intent=handoff_intent(tracker, reason),
-                slots=slots_for_staff(tracker),
-                order_numbers=mentioned_order_numbers(tracker),
-                verified=customer is not None,
-            )
-            payload = _payload(handoff, reason)
-        logger.info(
-            "handoff %s queued for conversation %s: reason=%s priority=%s",
-            payload["handoff"]["id"],
-            tracker.sender_id,
-            reason,
-            payload["handoff"]["priority"],
-        )
+            already_queued = open_handoff(session, conversation_id=tracker.sender_id) is not None
+            packet = handoff_packet(tracker, reason, customer)
+        if already_queued:
+            # The gateway keeps the open handoff and queues no second one.
+            dispatcher.utter_message(text=ALREADY_QUEUED)
+            dispatcher.utter_message(json_message=packet)
+            return done
+        logger.info("handoff requested for conversation %s: reason=%s", tracker.sender_id, reason)
 
         text = MESSAGES.get(reason, MESSAGES["request_human"])
         back = profile.when_back(utcnow()) if profile is not None else None
         if back is not None:
             text += f"\nOur team is away right now; they're back {back} and will reply then."
         dispatcher.utter_message(text=text)
-        dispatcher.utter_message(json_message=payload)
+        dispatcher.utter_message(json_message=packet)
         return done

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels import sms, telegram, widget
 from bot.conversations import ConversationService
+from bot.core.db import OneWriter
 from bot.fanout import LocalFanout, RedisFanout
 from bot.handoff import StaffAlerts, TelegramStaffAlerts
 from bot.intake.door import Intake
@@ -123,6 +124,12 @@ async def _start(
     # Health checks and history never wait for a connection a blocked write holds.
     reads = make_engine(settings.database_url, busy_timeout=settings.health_timeout_seconds)
     stack.callback(reads.dispose)
+    # A turn's bookkeeping (marks, replies, delivery marks) does not wait for the disk at each
+    # commit; the customer's message does (bot/core/db.py, crm/db.py).
+    notes = make_engine(
+        settings.database_url, busy_timeout=settings.database_busy_timeout_seconds, durable=False
+    )
+    stack.callback(notes.dispose)
     http = await stack.enter_async_context(
         httpx.AsyncClient(
             transport=transport,
@@ -161,6 +168,9 @@ async def _start(
         console_url=settings.public_base_url or None,
         review_threshold=settings.review_confidence_threshold,
         reads=sessionmaker(reads, expire_on_commit=False),
+        notes=sessionmaker(notes, expire_on_commit=False),
+        # SQLite: the gateway's writes take turns here instead of polling the file lock (bot/core/db.py).
+        writer=OneWriter(settings.database_busy_timeout_seconds) if engine.dialect.name == "sqlite" else None,
         turn_policy=TurnPolicy(
             lease=timedelta(seconds=settings.turn_lease_seconds),
             interval_seconds=settings.turn_recovery_interval_seconds,

@@ -231,6 +231,8 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         # Oversized frames are refused before they are read into memory (close 1009).
         ws_max_size=settings.max_ws_frame_bytes,
+        # The widget's frames are small: compressing each cost more CPU than it saved (docs/performance.md).
+        ws_per_message_deflate=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import handoff, links, replies
 from bot.core.assistant import Assistant, neutralise
-from bot.core.db import UnitOfWork
+from bot.core.db import OneWriter, UnitOfWork
 from bot.core.frames import STAFF_QUEUE_KEY, Events, Publisher, staff_conversation_key, staff_frame
 from bot.core.handback import RESUME_INTENT, Handback
 from bot.core.inbound import Inbound
@@ -76,8 +76,12 @@ class ConversationService:
         review_threshold: float = 0.5,
         reads: sessionmaker[Session] | None = None,
         turn_policy: TurnPolicy | None = None,
+        notes: sessionmaker[Session] | None = None,
+        writer: OneWriter | None = None,
     ) -> None:
-        self.uow = UnitOfWork(sessionmaker, reads=reads)
+        # `notes`: the turn's bookkeeping, on commits that need not wait for the disk; `writer`: SQLite's
+        # writes one at a time in this process (bot/core/db.py).
+        self.uow = UnitOfWork(sessionmaker, reads=reads, notes=notes, writer=writer)
         self._rasa = rasa
         self._guard: TurnGuard = guard or LocalTurnGuard()
         self._contact = contact
@@ -89,7 +93,7 @@ class ConversationService:
         self._turns = KeyedFifo()
         resuming: set[str] = set()  # conversations staff just resolved whose resume turn is still ahead
         policy = turn_policy or TurnPolicy()
-        ledger = DeliveryLedger(self.uow.db, grace=policy.delivery_grace, max_age=policy.resume_max_age)
+        ledger = DeliveryLedger(self.uow.note, grace=policy.delivery_grace, max_age=policy.resume_max_age)
         self.outbox = Outbox(uow=self.uow, metrics=metrics, events=self._events, deliveries=ledger)
         # Replies stored but not yet sent: marked when sent, owed after a crash (bot/redelivery.py).
         self.deliveries = ledger
@@ -124,6 +128,7 @@ class ConversationService:
         self.inbound = Inbound(parts, keeper=self.turns, turns=self._turns)
         # What the turn keeper (bot/recovery.py) reaches through the service.
         self._db = self.uow.db
+        self._note = self.uow.note
         self._read = self.uow.read
         self._channels = self.outbox.channels
         self._deliver = self.outbox.deliver

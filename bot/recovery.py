@@ -67,6 +67,8 @@ class TurnKeeper:
         self.in_flight: set[int] = set()
         self._owed: list[turns.Owed] = []
         self._refs: dict[str, ConversationRef] = {}
+        # How Rasa read each running turn's message: written with the turn's final mark.
+        self._readings: dict[int, turns.Reading] = {}
         # Turns Rasa must forget (conversation id, message id, tries so far).
         self._unsynced: list[tuple[str, int, int]] = []
         self._loop: asyncio.Task[None] | None = None
@@ -79,6 +81,10 @@ class TurnKeeper:
             self._refs.pop(next(iter(self._refs)))
         self._refs[conversation.id] = conversation
 
+    def read_as(self, message_id: int, reading: turns.Reading) -> None:
+        """How Rasa read this turn's message; stored when the turn is settled."""
+        self._readings[message_id] = reading
+
     async def run(self, inbound: InboundMessage, message_id: int, *, notice_order: str | None = None) -> Outcome:
         """One customer turn (the caller holds the conversation's place in line)."""
         service = self._service
@@ -88,8 +94,12 @@ class TurnKeeper:
         try:
             try:
                 async with service._guard.hold(conversation_id):
-                    await service._db(turns.mark, message_id=message_id, state=TurnState.processing)
-                    outcome = await service._take_turn(inbound, message_id=message_id, notice_order=notice_order)
+                    context = await service._note(
+                        turns.begin, message_id=message_id, conversation_id=conversation_id
+                    )
+                    outcome = await service._take_turn(
+                        inbound, message_id=message_id, notice_order=notice_order, context=context
+                    )
             except TurnUnavailable:
                 logger.warning("conversation lock busy; assistant not asked")
                 outcome = await service._fail(conversation_id, "lock")
@@ -102,10 +112,18 @@ class TurnKeeper:
             kind = failure_kind.get()
             failure_kind.reset(token)
             turn_message.reset(tagged)
-        await self._settle(message_id, inbound, outcome, kind)
+            reading = self._readings.pop(message_id, None)
+        await self._settle(message_id, inbound, outcome, kind, reading)
         return outcome
 
-    async def _settle(self, message_id: int, inbound: InboundMessage, outcome: Outcome, kind: str) -> None:
+    async def _settle(
+        self,
+        message_id: int,
+        inbound: InboundMessage,
+        outcome: Outcome,
+        kind: str,
+        reading: turns.Reading | None,
+    ) -> None:
         state = {
             Outcome.answered: TurnState.answered,
             Outcome.failed: TurnState.apologised,
@@ -117,7 +135,9 @@ class TurnKeeper:
         if state == TurnState.apologised:
             self._given_up(reason or "assistant", message_id)
         try:
-            await self._service._db(turns.mark, message_id=message_id, state=state, reason=reason)
+            await self._service._note(
+                turns.finish, message_id=message_id, state=state, reason=reason, reading=reading
+            )
         except SQLAlchemyError:
             self._owe(turns.Owed(message_id, inbound.conversation_id, inbound.channel, state, reason))
         if state == TurnState.apologised and kind in _MAYBE_SEEN:

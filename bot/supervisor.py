@@ -140,9 +140,12 @@ class Stack:
                 "--credentials", "credentials.yml", "-i", "127.0.0.1", "-p", str(self.rasa_port),
                 "--enable-api",
             ],
+            # No per-message deflate: the widget's frames are a few hundred bytes, and zlib on
+            # each was a quarter of the gateway's CPU per message (docs/performance.md).
             "gateway": [
                 app_py, "-m", "uvicorn", "bot.app:create_app", "--factory", "--host", "127.0.0.1",
-                "--port", str(self.gateway_port), "--ws-max-size", "65536", "--no-access-log",
+                "--port", str(self.gateway_port), "--ws-max-size", "65536", "--ws-per-message-deflate", "false",
+                "--no-access-log",
             ],
             "worker": [app_py, "-m", "bot", "worker"],
         }

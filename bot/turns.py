@@ -11,19 +11,22 @@ and its own recovery pass) never both finish one turn: at most one apology.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.messages import BotReply, OutboundMessage
+from bot.persistence import replies as turn_replies
 from bot.persistence.claims import Claim
 from bot.persistence.replies import save_bot_replies
 from bot.persistence.transcript import as_outbound, touch
 from crm.clock import as_utc, utcnow
 from crm.models import Conversation, ConversationState, Delivery, Message, Sender, TurnState
+from crm.services import review
 
 OPEN = (TurnState.received, TurnState.processing)
 FINAL = frozenset({TurnState.answered, TurnState.apologised, TurnState.held, TurnState.rejected})
@@ -62,6 +65,45 @@ def mark(
         .execution_options(synchronize_session=False)
     )
     return moved.rowcount == 1
+
+
+def begin(session: Session, *, message_id: int, conversation_id: str) -> turn_replies.TurnContext:
+    """The turn starts: marked `processing` (before Rasa is asked) and, in the same unit of
+    work, what the assistant needs to know about the conversation (one round trip, not two)."""
+    mark(session, message_id=message_id, state=TurnState.processing)
+    return turn_replies.turn_context(session, conversation_id=conversation_id)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How Rasa read the turn's message (its parse header), for the insights page and the review queue."""
+
+    intent: str
+    confidence: float
+    ranking: Sequence[Sequence[Any]]
+    threshold: float
+
+
+def finish(
+    session: Session,
+    *,
+    message_id: int,
+    state: TurnState,
+    reason: str | None = None,
+    reading: Reading | None = None,
+) -> bool:
+    """The turn ends: how its message was read (if Rasa said) and its final mark, in one unit of work.
+    False if someone else closed the turn first (the reading is stored all the same)."""
+    if reading is not None:
+        review.record_reading(
+            session,
+            message_id=message_id,
+            intent=reading.intent,
+            confidence=reading.confidence,
+            ranking=reading.ranking,
+            threshold=reading.threshold,
+        )
+    return mark(session, message_id=message_id, state=state, reason=reason)
 
 
 def state_of(session: Session, *, message_id: int) -> TurnState | None:

@@ -25,6 +25,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from rasa_ext import turn_parse
+
 logger = logging.getLogger(__name__)
 
 PARSE_HEADER = "X-Nlu-Parse"
@@ -99,22 +101,28 @@ class GatewayInput(RestInput):
                 return response.json({"error": "`message_id` must be a string"}, status=400)
             collector = CollectingOutputChannel()
             try:
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        collector,
-                        sender_id,
-                        input_channel=self.name(),
-                        metadata=metadata,
-                        message_id=message_id,
+                with turn_parse.collect(sender_id) as seen:
+                    await on_new_message(
+                        UserMessage(
+                            text,
+                            collector,
+                            sender_id,
+                            input_channel=self.name(),
+                            metadata=metadata,
+                            message_id=message_id,
+                        )
                     )
-                )
             except Exception:
                 # No message text here: logs must not carry what customers wrote.
                 logger.exception("gateway channel: the turn failed")
                 return response.json({"error": "the assistant failed on this message"}, status=500)
             headers = {}
-            summary = await self._parse_of(request, sender_id)
+            # The tracker store noted the parse when it saved the turn (rasa_ext/turn_parse.py);
+            # loading the tracker again is the fallback for a store that does not.
+            if seen.saved:
+                summary = parse_summary(seen.parse_data)
+            else:
+                summary = await self._parse_of(request, sender_id)
             if summary is not None:
                 headers[PARSE_HEADER] = json.dumps(summary, separators=(",", ":"))
             return response.json(collector.messages, headers=headers)

@@ -5,6 +5,9 @@ every local user sees it with `ps`. Rasa reads the token only from that flag,
 so this entry point adds it to Rasa's own argument list inside the process:
 `python -m rasa_ext.serve run --model ... --enable-api` with RASA_TOKEN set.
 The process's visible command line never holds it.
+
+It also installs rasa_ext.http_session: one kept HTTP session for Rasa's calls
+to the action server instead of a new one per call.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ def rasa_arguments(argv: list[str], token: str) -> list[str]:
 def main() -> None:
     sys.argv = rasa_arguments(sys.argv[1:], os.environ.get("RASA_TOKEN", ""))
     from rasa.__main__ import main as rasa_main
+
+    from rasa_ext import http_session
+
+    http_session.install()
 
     rasa_main()
 

@@ -34,6 +34,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
+from rasa_ext import turn_parse
+
 logger = logging.getLogger(__name__)
 
 ERASURE_SLOT = "erased_conversations"
@@ -205,6 +207,8 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.commit()
+        # The gateway channel answers with this turn's parse without loading the tracker again.
+        turn_parse.saved(tracker)
         self._compact(tracker)
 
     def _erase(self, targets: set[str]) -> None:

@@ -1,6 +1,7 @@
 """Where one turn of the assistant goes, by component.
 
     .venv-rasa/bin/python scripts/profile_turn.py [--model models/assistant.tar.gz] [--long 200]
+                                                  [--channel] [--new-session-per-call]
 
 Loads the trained model in this process (Rasa's own Agent, the project's
 tracker store on a scratch SQLite file), starts the real action server on a
@@ -8,7 +9,15 @@ seeded scratch CRM, and times every turn of a short (5 messages) and a long
 (`--long`, default 200 messages) conversation, split into: NLU parse, tracker
 load, tracker save, each policy's prediction, each custom action call (HTTP
 round trip to the action server, CRM queries included) and the rest of Rasa's
-bookkeeping. Prints a table and writes var/reports/profile_turn.json.
+bookkeeping. Prints a table and writes var/reports/profile_turn.json, and the
+short conversation's action calls to var/reports/action_calls.json (what
+scripts/profile_actions.py replays).
+
+`--channel` sends each message through the gateway channel's webhook handler
+(rasa_ext/channel.py, as the gateway does) instead of `Agent.handle_message`,
+so what the channel adds (the parse header) is timed too. Rasa's action calls
+share one kept HTTP session (rasa_ext/http_session.py, as `rasa_ext.serve`
+installs it); `--new-session-per-call` profiles Rasa's own behaviour.
 
 The gateway's own share is not here: `make bench` measures it as the
 difference between the widget and Rasa's webhook.
@@ -50,9 +59,11 @@ class Clock:
 
     def __init__(self) -> None:
         self.turn: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
 
     def add(self, key: str, seconds: float) -> None:
         self.turn[key] += seconds
+        self.calls[key] += 1
 
     def wrap_async(self, owner: Any, name: str, key: Callable[..., str]) -> None:
         original = getattr(owner, name)
@@ -79,6 +90,20 @@ class Clock:
                 clock.add(key(*args, **kwargs), time.perf_counter() - started)
 
         setattr(owner, name, timed)
+
+
+def capture_action_calls(into: list[dict[str, Any]]) -> None:
+    """Keep the body of every action call Rasa makes (for scripts/profile_actions.py to replay)."""
+    from rasa.utils.endpoints import EndpointConfig
+
+    original = EndpointConfig.request
+
+    async def request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(kwargs.get("json"), dict) and "next_action" in kwargs["json"]:
+            into.append(json.loads(json.dumps(kwargs["json"])))
+        return await original(self, *args, **kwargs)
+
+    EndpointConfig.request = request
 
 
 def instrument_agent(agent: Any, clock: Clock) -> None:
@@ -152,21 +177,51 @@ def start_action_server(work: Path) -> tuple[subprocess.Popen, dict[str, str]]:
     raise RuntimeError("the action server did not start")
 
 
-async def conversation(agent: Any, clock: Clock, sender: str, turns: int) -> list[dict[str, float]]:
+def channel_webhook(agent: Any) -> Callable[[str, str, dict[str, Any]], Any]:
+    """The gateway channel's POST /webhook handler on this agent, called as Sanic would."""
+    from types import SimpleNamespace
+
+    from rasa_ext.channel import GatewayInput
+
+    token = "profile-channel-token-0123456789"
+    blueprint = GatewayInput(token).blueprint(agent.handle_message)
+    handler = next(r.handler for r in blueprint._future_routes if r.uri == "/webhook")
+    app = SimpleNamespace(ctx=SimpleNamespace(agent=agent))
+
+    async def send(sender: str, text: str, metadata: dict[str, Any]) -> Any:
+        request = SimpleNamespace(
+            headers={"Authorization": "Bearer " + token},
+            json={"sender": sender, "message": text, "metadata": metadata},
+            app=app,
+        )
+        answer = await handler(request)
+        assert answer.status == 200, answer.body
+        return answer
+
+    return send
+
+
+async def conversation(
+    agent: Any, clock: Clock, sender: str, turns: int, webhook: Callable[..., Any] | None = None
+) -> list[dict[str, float]]:
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
     per_turn = []
     for i in range(turns):
         clock.turn = defaultdict(float)
+        metadata = {"channel": "web", "customer_id": CUSTOMER, "locale": "en"}
         message = UserMessage(
             TEXTS[i % len(TEXTS)],
             CollectingOutputChannel(),
             sender,
             input_channel="gateway",
-            metadata={"channel": "web", "customer_id": CUSTOMER, "locale": "en"},
+            metadata=metadata,
         )
         started = time.perf_counter()
-        await agent.handle_message(message)
+        if webhook is not None:
+            await webhook(sender, TEXTS[i % len(TEXTS)], metadata)
+        else:
+            await agent.handle_message(message)
         total = time.perf_counter() - started
         known = sum(clock.turn.values())
         row = {k: v * 1000 for k, v in clock.turn.items()}
@@ -181,7 +236,9 @@ def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: round(statistics.fmean(r.get(k, 0.0) for r in rows), 2) for k in keys}
 
 
-async def profile(model: Path, long_turns: int, compact_after: int | None) -> dict[str, Any]:
+async def profile(
+    model: Path, long_turns: int, compact_after: int | None, *, channel: bool = False, kept_session: bool = True
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="juniper-profile-"))
     proc, env = start_action_server(work)
     os.environ.update({k: env[k] for k in ("ACTION_ENDPOINT_URL", "ACTION_SERVER_TOKEN", "TRACKER_STORE_URL")})
@@ -189,6 +246,14 @@ async def profile(model: Path, long_turns: int, compact_after: int | None) -> di
         from rasa.core.agent import load_agent
         from rasa.core.utils import AvailableEndpoints
 
+        from rasa_ext import http_session
+
+        if kept_session:
+            http_session.install()
+        else:
+            http_session.uninstall()
+        calls: list[dict[str, Any]] = []
+        capture_action_calls(calls)
         endpoints = AvailableEndpoints.read_endpoints(str(ROOT / "endpoints.yml"))
         clock = Clock()
         instrument_classes(clock)
@@ -200,12 +265,20 @@ async def profile(model: Path, long_turns: int, compact_after: int | None) -> di
         if compact_after is not None:
             store.compact_after = compact_after
         instrument_agent(agent, clock)
-        await conversation(agent, clock, "warm-up", len(TEXTS))  # lazy loading, first predictions
-        short = await conversation(agent, clock, "short", len(TEXTS))
-        long = await conversation(agent, clock, "long", long_turns)
+        webhook = channel_webhook(agent) if channel else None
+        await conversation(agent, clock, "warm-up", len(TEXTS), webhook)  # lazy loading, first predictions
+        calls.clear()
+        clock.calls.clear()
+        short = await conversation(agent, clock, "short", len(TEXTS), webhook)
+        action_calls = list(calls)
+        loads_per_turn = clock.calls["tracker load"] / len(TEXTS)
+        long = await conversation(agent, clock, "long", long_turns, webhook)
+        await http_session.close_all()
     finally:
         proc.terminate()
         proc.wait(30)
+    (ROOT / "var" / "reports").mkdir(parents=True, exist_ok=True)
+    (ROOT / "var" / "reports" / "action_calls.json").write_text(json.dumps(action_calls))
     n = len(TEXTS)
     # Same texts in the same dialogue state: the long conversation's second
     # cycle (the first also starts the session and may ask for feedback) and its last.
@@ -213,6 +286,8 @@ async def profile(model: Path, long_turns: int, compact_after: int | None) -> di
     return {
         "model": str(model),
         "compact_after": store.compact_after,
+        "through_channel": channel,
+        "kept_http_session": kept_session,
         "model_load_s": round(load_seconds, 1),
         "short_conversation_ms": mean_rows(short),
         "long_second_cycle_ms": first,
@@ -221,6 +296,8 @@ async def profile(model: Path, long_turns: int, compact_after: int | None) -> di
         f"turn_{long_turns}_ms": round(long[-1]["total"], 1),
         "last_over_second_cycle": round(last["total"] / first["total"], 2),
         "long_turns_ms": [round(r["total"], 1) for r in long],
+        "short_action_calls": [c["next_action"] for c in action_calls],
+        "short_tracker_loads_per_turn": loads_per_turn,
     }
 
 
@@ -231,6 +308,7 @@ def print_table(report: dict[str, Any]) -> None:
     for k in keys:
         print(f"{k:42} " + " ".join(f"{report[c].get(k, 0.0):>{w}.1f}" for c, w in zip(cols, (8, 9, 12))))
     print(f"last cycle over second cycle: {report['last_over_second_cycle']}x; model load {report['model_load_s']} s")
+    print(f"tracker loads per turn (short conversation): {report['short_tracker_loads_per_turn']}")
 
 
 def main() -> int:
@@ -238,6 +316,10 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "assistant.tar.gz")
     parser.add_argument("--long", type=int, default=200, help="messages in the long conversation")
     parser.add_argument("--compact-after", type=int, help="tracker store: snapshot sessions longer than this (0 = never)")
+    parser.add_argument("--channel", action="store_true", help="through the gateway channel's webhook handler")
+    parser.add_argument(
+        "--new-session-per-call", action="store_true", help="Rasa's own action calls (no kept HTTP session)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "reports" / "profile_turn.json")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -248,7 +330,9 @@ def main() -> int:
 
     configure_structlog(logging.WARNING)
     compact = None if args.compact_after is None else (args.compact_after or 10**9)
-    report = asyncio.run(profile(args.model, args.long, compact))
+    report = asyncio.run(
+        profile(args.model, args.long, compact, channel=args.channel, kept_session=not args.new_session_per_call)
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print_table(report)

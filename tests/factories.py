@@ -291,3 +291,22 @@ def make_feedback(
     session.add(feedback)
     session.flush()
     return feedback
+
+
+def make_held_conversation(
+    session: Session, conversation_id: str, state: ConversationState, *handoffs: tuple[int, int, bool]
+) -> Conversation:
+    """A conversation last updated a minute ago, and its handoffs: (priority, minutes ago, resolved)."""
+    now = utcnow()
+    conversation = Conversation(id=conversation_id, channel="web", state=state, updated_at=now - timedelta(minutes=1))
+    session.add(conversation)
+    for priority, minutes, resolved in handoffs:
+        session.add(
+            Handoff(
+                conversation_id=conversation_id, reason="asked", priority=priority, slots={}, order_numbers=[],
+                status=HandoffStatus.resolved if resolved else HandoffStatus.queued,
+                created_at=now - timedelta(minutes=minutes),
+            )
+        )  # fmt: skip
+    session.flush()
+    return conversation

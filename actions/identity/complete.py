@@ -21,7 +21,7 @@ from actions.identity.attempts import (
 from actions.identity.session import identity_events
 from crm.models import Customer
 from crm.services.audit import audit
-from crm.services.conversations import get_or_create_conversation
+from crm.services.conversations import link_customer
 from crm.services.orders import verify_order_email
 
 logger = logging.getLogger(__name__)
@@ -134,9 +134,10 @@ class ActionCompleteVerification(Action):
         tracker: Tracker,
         customer: Customer,
     ) -> list[EventType]:
-        get_or_create_conversation(
-            session, conversation_id=tracker.sender_id, channel=channel(tracker), customer=customer
-        )
+        if link_customer(session, conversation_id=tracker.sender_id, customer=customer) is None:
+            # Only the gateway creates conversation rows; without one (an action
+            # run without a gateway, e.g. `rasa shell`) there is nothing to link.
+            logger.warning("verified customer not linked: no conversation row for this sender")
         audit(
             session,
             actor=f"customer:{customer.external_id}",

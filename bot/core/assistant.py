@@ -8,7 +8,6 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 from bot import handoff, replies
 from bot.core.messages import BotReply, ConversationRef, InboundMessage
@@ -18,9 +17,11 @@ from bot.core.parts import Parts
 from bot.core.turn_policy import failure_kind, turn_message
 from bot.persistence import replies as turn_replies
 from bot.persistence import rows, states
+from bot.persistence.handoffs import QueuedHandoff
 from bot.persistence.replies import SavedReplies
 from bot.rasa import RasaClient, RasaFailure, RasaMetadata
 from bot.recovery import TurnKeeper
+from bot.turns import Reading
 from crm.services import review
 from crm.services.verification_limits import client_fingerprint
 from crm.vocabulary import ConversationState
@@ -59,9 +60,16 @@ class Assistant:
         self.turns: TurnKeeper | None = None
 
     async def take_turn(
-        self, inbound: InboundMessage, *, message_id: int | None = None, notice_order: str | None = None
+        self,
+        inbound: InboundMessage,
+        *,
+        message_id: int | None = None,
+        notice_order: str | None = None,
+        context: turn_replies.TurnContext | None = None,
     ) -> Outcome:
-        context = await self._uow.db(turn_replies.turn_context, conversation_id=inbound.conversation_id)
+        """One turn; `context`: the conversation as the turn keeper read it when the turn began."""
+        if context is None:
+            context = await self._uow.db(turn_replies.turn_context, conversation_id=inbound.conversation_id)
         conversation = context.conversation
         if self.turns is not None:
             self.turns.remember(conversation)
@@ -101,8 +109,8 @@ class Assistant:
         if saved.suppressed:
             logger.info("bot reply not sent: staff took over during the turn")
             return Outcome.held
-        if saved.handoff:
-            await self._handed_off(conversation, answer)
+        if saved.queued is not None:
+            await self._handed_off(conversation, saved.queued)
         return Outcome.answered
 
     @staticmethod
@@ -145,28 +153,43 @@ class Assistant:
 
     async def _record_reading(self, answer: list[BotReply] | RasaFailure, message_id: int | None) -> None:
         parse = getattr(answer, "parse", None)
-        if parse is not None and message_id is not None:
-            # After the customer has the answer: bookkeeping never delays or loses a reply.
-            await self._uow.db(
-                review.record_reading,
-                message_id=message_id,
-                intent=parse.intent,
-                confidence=parse.confidence,
-                ranking=parse.ranking,
-                threshold=self._review_threshold,
-            )
+        if parse is None or message_id is None:
+            return
+        reading = Reading(
+            intent=parse.intent,
+            confidence=parse.confidence,
+            ranking=parse.ranking,
+            threshold=self._review_threshold,
+        )
+        # After the customer has the answer: bookkeeping never delays or loses a reply.
+        if self.turns is not None:
+            # Written with the turn's final mark, one unit of work for both (bot/recovery.py).
+            self.turns.read_as(message_id, reading)
+            return
+        await self._uow.note(
+            review.record_reading,
+            message_id=message_id,
+            intent=reading.intent,
+            confidence=reading.confidence,
+            ranking=reading.ranking,
+            threshold=reading.threshold,
+        )
 
-    async def _handed_off(self, conversation: ConversationRef, answer: list[BotReply]) -> None:
-        signal: dict[str, Any] = next(r.handoff for r in answer if r.handoff is not None)
+    async def _handed_off(self, conversation: ConversationRef, queued: QueuedHandoff) -> None:
         self._metrics.handoffs.labels(conversation.channel).inc()
         logger.info(
             "conversation handed to staff",
-            extra={"reason": signal.get("reason"), "priority": signal.get("priority")},
+            extra={
+                "handoff_id": queued.id,
+                "reason": queued.reason,
+                "priority": queued.priority,
+                "new_handoff": queued.new,
+            },
         )
         await self._events.queue("handoff", conversation_id=conversation.id)
         await self._outbox.publish_state(conversation.id)
         if self._notices.alerts is not None:
-            self._background.spawn(self._notices.alert(conversation, signal))
+            self._background.spawn(self._notices.alert(conversation, queued))
 
     async def ask_rasa(
         self, sender: str, message: str, metadata: RasaMetadata

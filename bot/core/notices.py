@@ -7,12 +7,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot import handoff, replies
 from bot.core.messages import ConversationRef
 from bot.core.parts import Parts
 from bot.persistence import queue, rows
+from bot.persistence.handoffs import QueuedHandoff
 from crm.shop import ShopProfile, ShopProfileError, load_shop_profile
 from crm.vocabulary import ConversationState
 
@@ -91,7 +91,7 @@ class HandoffNotices:
         await self._events.queue("choice")
         logger.info("handoff choice recorded", extra={"choice": choice})
 
-    async def alert(self, conversation: ConversationRef, signal: dict[str, Any]) -> None:
+    async def alert(self, conversation: ConversationRef, queued: QueuedHandoff) -> None:
         """Tell staff (e.g. on Telegram) that a conversation is waiting for them."""
         assert self.alerts is not None
         waiting = len(await self._uow.db(queue.queue))
@@ -99,9 +99,9 @@ class HandoffNotices:
             handoff.HandoffAlert(
                 conversation_id=conversation.id,
                 channel=conversation.channel,
-                reason=str(signal.get("reason") or "request_human"),
-                priority=int(signal.get("priority") or 0),
-                verified=bool(signal.get("verified")),
+                reason=queued.reason,
+                priority=queued.priority,
+                verified=queued.verified,
                 waiting=waiting,
                 console_url=(
                     f"{self._console_url}/staff/conversations/{conversation.id}"

@@ -110,7 +110,7 @@ class Outbox:
         """A turn's replies, stored if the conversation is still in `expected`, then delivered in order."""
         async with self.ordered(conversation.id):
             try:
-                saved = await self._uow.db(
+                saved = await self._uow.note(
                     turn_replies.save_bot_replies,
                     conversation_id=conversation.id,
                     channel=conversation.channel,

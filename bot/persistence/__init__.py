@@ -1,1 +1,1 @@
-"""The gateway's SQL, one module per idea: rows, transcript, claims, states, replies."""
+"""The gateway's SQL, one module per idea: rows, transcript, claims, states, replies, handoffs."""

@@ -10,8 +10,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.messages import BotReply, ConversationRef, OutboundMessage, unstored_reply
-from bot.persistence import rows
-from bot.persistence.states import HELD_STATES, _fold_stray_handoffs
+from bot.persistence import handoffs, rows
+from bot.persistence.handoffs import QueuedHandoff
+from bot.persistence.states import HELD_STATES
 from bot.persistence.transcript import as_outbound
 from crm.clock import utcnow
 from crm.models import Conversation, ConversationState, Delivery, Message, Sender
@@ -52,10 +53,16 @@ def turn_context(session: Session, *, conversation_id: str) -> TurnContext:
 @dataclass(frozen=True)
 class SavedReplies:
     visible: list[OutboundMessage]  # what to deliver, in order
-    handoff: bool  # this turn handed the conversation to staff
     # The conversation left `expected_state` while the bot was thinking (a
     # person took over): every reply is stored for the record, none delivered.
     suppressed: bool
+    # The handoff this turn moved the conversation to the queue with (queued now, or already open).
+    queued: QueuedHandoff | None = None
+
+    @property
+    def handoff(self) -> bool:
+        """This turn handed the conversation to staff."""
+        return self.queued is not None
 
 
 def save_bot_replies(
@@ -74,21 +81,28 @@ def save_bot_replies(
     then stored as suppressed and the caller delivers nothing. The row lock
     that UPDATE takes also makes an assignment arriving a moment later wait
     until these replies are stored (and so come before its notice).
+
+    A handoff packet among the replies is queued here, in the same
+    transaction as the move to `queued`: only the turn that made that move
+    queues it, so a turn stored again (written behind after a database
+    failure, a recovered or replayed turn) never queues a second one, and a
+    person who took over meanwhile keeps the packet they made.
     """
-    handoff = any(reply.handoff is not None for reply in replies)
+    packet = next((reply.handoff for reply in replies if reply.handoff is not None), None)
     moved = session.execute(
         update(Conversation)
         .where(Conversation.id == conversation_id, Conversation.state == expected_state)
-        .values(state=ConversationState.queued if handoff else next_state, updated_at=utcnow())
+        .values(state=ConversationState.queued if packet is not None else next_state, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     suppressed = moved.rowcount == 0
     if suppressed and session.get(Conversation, conversation_id) is None:
         # The customer was erased during this turn (the CRM rows are gone): the
         # confirmation is delivered, and stored nowhere.
-        return SavedReplies(visible=_unstored(replies), handoff=False, suppressed=False)
-    if suppressed and handoff:
-        _fold_stray_handoffs(session, conversation_id)
+        return SavedReplies(visible=_unstored(replies), suppressed=False)
+    queued = None
+    if packet is not None and not suppressed:
+        queued = handoffs.queue_handoff(session, conversation_id=conversation_id, packet=packet)
     visible: list[OutboundMessage] = []
     for reply in replies:
         data: dict[str, Any] = {"suppressed": True} if suppressed else {}
@@ -97,7 +111,7 @@ def save_bot_replies(
         if reply.image:
             data["image"] = reply.image
         if reply.custom is not None:
-            data["custom"] = reply.custom
+            data["custom"] = _as_stored(reply, queued)
         message = Message(
             conversation_id=conversation_id,
             channel=channel,
@@ -110,7 +124,20 @@ def save_bot_replies(
         session.flush()
         if reply.visible and not suppressed:
             visible.append(as_outbound(message))
-    return SavedReplies(visible=visible, handoff=handoff and not suppressed, suppressed=suppressed)
+    return SavedReplies(visible=visible, suppressed=suppressed, queued=queued)
+
+
+def _as_stored(reply: BotReply, queued: QueuedHandoff | None) -> dict[str, Any]:
+    """A custom payload as the transcript keeps it: a handoff packet shrinks to the row it became."""
+    custom = dict(reply.custom or {})
+    packet = reply.handoff
+    if packet is not None:
+        reason = packet.get("reason")
+        if queued is not None:
+            custom["handoff"] = queued.signal()
+        else:  # suppressed: a person holds the conversation, nothing was queued
+            custom["handoff"] = {"reason": reason} if isinstance(reason, str) else {}
+    return custom
 
 
 def _unstored(replies: list[BotReply]) -> list[OutboundMessage]:

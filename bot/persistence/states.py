@@ -240,22 +240,3 @@ def finish_resume(session: Session, *, conversation_id: str) -> bool:
     """Back to the bot after a resolve, unless the resume turn already moved it on."""
     return _move(session, conversation_id, ConversationState.resolved, ConversationState.bot)
 
-
-def _fold_stray_handoffs(session: Session, conversation_id: str) -> None:
-    """A handoff the bot queued while a person was already taking over belongs to that person."""
-    held = session.scalars(
-        select(Handoff)
-        .where(Handoff.conversation_id == conversation_id, Handoff.status == HandoffStatus.assigned)
-        .order_by(Handoff.id.desc())
-        .limit(1)
-    ).first()
-    if held is None:
-        return
-    for stray in session.scalars(
-        select(Handoff).where(
-            Handoff.conversation_id == conversation_id, Handoff.status == HandoffStatus.queued
-        )
-    ):
-        stray.status = HandoffStatus.assigned
-        stray.assigned_to_id = held.assigned_to_id
-        stray.assigned_at = held.assigned_at

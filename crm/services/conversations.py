@@ -1,4 +1,8 @@
-"""Conversation rows, handoff packets and the feedback customers leave."""
+"""Handoff packets, the customer a conversation is about, and the feedback customers leave.
+
+Conversation rows are created by the gateway alone (bot/persistence/rows.py),
+before Rasa sees a conversation's first message; nothing here creates one.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.clock import utcnow
-from crm.models import Conversation, ConversationState, Customer, Feedback, Handoff
+from crm.models import Conversation, Customer, Feedback, Handoff, HandoffStatus
 from crm.services import review
-from crm.services._sql import insert_if_absent
 from crm.services.customers import customer_segment
 
 FEEDBACK_RANGES = {"csat": (1, 5), "nps": (0, 10)}
@@ -22,41 +24,33 @@ PRIORITY_VERIFICATION_FAILED = 5
 _COMPLAINT = {"complaint", "complain"}
 
 
-def get_or_create_conversation(
-    session: Session,
-    *,
-    conversation_id: str,
-    channel: str,
-    address: str = "",
-    customer: Customer | None = None,
-) -> Conversation:
-    """The conversation, created if new. An existing one keeps its channel and
-    address; `customer` only fills a link that is still missing."""
+def link_customer(session: Session, *, conversation_id: str, customer: Customer) -> Conversation | None:
+    """Link a customer verified in the chat to their conversation, if it has nobody yet.
+
+    The gateway creates every conversation row before Rasa sees its first
+    message; None when there is no such row (an action run without a gateway,
+    e.g. `rasa shell`), and none is created here. A conversation already linked
+    to someone keeps them.
+    """
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
-        now = utcnow()
-        # Two messages of a new conversation may arrive at once: let the
-        # database pick the winner instead of failing one of them.
-        insert_if_absent(
-            session,
-            Conversation,
-            {
-                "id": conversation_id,
-                "channel": channel,
-                "address": address,
-                "customer_id": customer.id if customer is not None else None,
-                "state": ConversationState.bot,
-                "created_at": now,
-                "updated_at": now,
-            },
-            conflict=["id"],
-        )
-        conversation = session.get(Conversation, conversation_id)
-        if conversation is None:  # pragma: no cover - the insert above guarantees it
-            raise RuntimeError(f"conversation {conversation_id} vanished while being created")
-    if customer is not None and conversation.customer_id is None:
+        return None
+    if conversation.customer_id is None:
         conversation.customer_id = customer.id
     return conversation
+
+
+def open_handoff(session: Session, *, conversation_id: str) -> Handoff | None:
+    """The conversation's newest handoff still waiting for or held by a person."""
+    return session.scalars(
+        select(Handoff)
+        .where(
+            Handoff.conversation_id == conversation_id,
+            Handoff.status.in_([HandoffStatus.queued, HandoffStatus.assigned]),
+        )
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    ).first()
 
 
 def handoff_priority(
@@ -76,23 +70,27 @@ def record_handoff(
     session: Session,
     *,
     conversation_id: str,
-    channel: str,
     customer: Customer | None,
     reason: str,
     intent: str | None,
     slots: dict[str, Any],
     order_numbers: list[str],
     verified: bool,
-) -> Handoff:
-    """Queue the packet a person needs to take over. The conversation's state
-    is the gateway's to change, not this function's; it is linked to the
-    customer only if the customer is verified."""
-    get_or_create_conversation(
-        session,
-        conversation_id=conversation_id,
-        channel=channel,
-        customer=customer if verified else None,
+) -> Handoff | None:
+    """Queue the packet a person needs to take over; None if the conversation does not exist.
+
+    Only the gateway calls this, in the transaction that moves the conversation
+    to the queue (bot/persistence/handoffs.py), so the packet and the state
+    never disagree. The conversation is linked to the customer only if the
+    customer is verified.
+    """
+    conversation = (
+        link_customer(session, conversation_id=conversation_id, customer=customer)
+        if customer is not None and verified
+        else session.get(Conversation, conversation_id)
     )
+    if conversation is None:
+        return None
     handoff = Handoff(
         conversation_id=conversation_id,
         customer_id=customer.id if customer is not None else None,

@@ -13,6 +13,7 @@ from actions.orders import on_day
 from crm.clock import utcnow
 from crm.models import OrderStatus
 from crm.shop import load_shop_profile
+from tests.actions.orders.support import order_for
 from tests.actions.tracker_support import make_tracker, run_action, slot_events, texts
 from tests.factories import make_customer, make_order
 
@@ -44,14 +45,7 @@ def test_an_anonymous_customer_gets_a_warm_menu() -> None:
 
 
 def test_a_verified_customer_hears_about_their_shipped_order(amelia: Any, session: Session) -> None:
-    order = make_order(
-        session,
-        customer=amelia,
-        number="91043",
-        status=OrderStatus.shipped,
-        placed_at=utcnow() - timedelta(days=6),
-        shipped_at=utcnow() - timedelta(days=4),
-    )
+    order = order_for(session, amelia, "91043", OrderStatus.shipped, placed=6, shipped=4)
     events, messages = _greet(slots={"customer_id": "CG1", "verified": True})
     assert texts(messages) == (
         f"Hi Amelia! Your order #91043 shipped {on_day(order.shipped_at)} — is that what you're asking about?"
@@ -65,20 +59,8 @@ def test_a_verified_customer_hears_about_their_shipped_order(amelia: Any, sessio
 
 
 def test_the_latest_open_order_is_the_one_mentioned(amelia: Any, session: Session) -> None:
-    make_order(
-        session,
-        customer=amelia,
-        number="91050",
-        status=OrderStatus.shipped,
-        placed_at=utcnow() - timedelta(days=9),
-    )
-    make_order(
-        session,
-        customer=amelia,
-        number="91051",
-        status=OrderStatus.paid,
-        placed_at=utcnow() - timedelta(days=1),
-    )
+    order_for(session, amelia, "91050", OrderStatus.shipped, placed=9)
+    order_for(session, amelia, "91051", OrderStatus.paid, placed=1)
     _, messages = _greet(slots={"customer_id": "CG1", "verified": True})
     assert "Your order #91051 was placed yesterday and is being packed" in texts(messages)
 

@@ -1,4 +1,10 @@
-"""Handing over to a person: the CRM packet, the gateway payload, the customer's message."""
+"""Handing over to a person: the packet, what the gateway queues from it, the customer's message.
+
+The action only sends the packet; `_queued` hands it to the gateway's own
+function (bot/persistence/handoffs.py), as the gateway does when it stores the
+turn's replies, so these tests pin down the queue row the packet becomes.
+That the action itself writes nothing: tests/actions/test_handoff_packet.py.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,8 @@ from actions.handoff import (
     ActionHandoff,
     asks_only_for_contact_details,
 )
-from crm.models import Handoff
+from bot.persistence.handoffs import queue_handoff
+from crm.models import Conversation, Handoff
 from crm.services.conversations import PRIORITY_COMPLAINT, PRIORITY_VERIFICATION_FAILED, PRIORITY_VIP
 from crm.shop import load_shop_profile
 from tests.actions.tracker_support import (
@@ -51,6 +58,16 @@ def _payload(messages: list[dict[str, Any]]) -> dict[str, Any]:
     return custom["handoff"]
 
 
+def _queued(session: Session, conversation_id: str, messages: list[dict[str, Any]]) -> list[Handoff]:
+    """The handoffs of the conversation once the gateway has queued the action's packet."""
+    if session.get(Conversation, conversation_id) is None:
+        # The gateway created it before Rasa saw the customer's first message.
+        make_conversation(session, conversation_id=conversation_id)
+    queued = queue_handoff(session, conversation_id=conversation_id, packet=_payload(messages))
+    assert queued is not None
+    return _handoffs(session, conversation_id)
+
+
 def test_asking_for_a_person_queues_a_handoff_and_tells_the_gateway(session: Session) -> None:
     tracker = make_tracker(
         text="i want to talk to a human",
@@ -60,13 +77,14 @@ def test_asking_for_a_person_queues_a_handoff_and_tells_the_gateway(session: Ses
     )
     events, messages = run_action(ActionHandoff(), tracker)
 
-    [handoff] = _handoffs(session, "conv-h1")
+    assert _payload(messages) == {
+        "reason": "request_human", "intent": "request_human", "slots": {}, "order_numbers": [],
+        "customer_id": None,
+    }
+    [handoff] = _queued(session, "conv-h1", messages)
     assert (handoff.reason, handoff.intent, handoff.verified, handoff.priority) == (
         "request_human", "request_human", False, 0,
     )
-    assert _payload(messages) == {
-        "id": handoff.id, "reason": "request_human", "priority": 0, "verified": False,
-    }
     assert MESSAGES["request_human"] in texts(messages)
     # handoff_offered is left alone (see ActionHandoff): the rules condition on it.
     assert slot_events(events) == {"handoff_reason": None}
@@ -83,11 +101,11 @@ def test_a_vip_complaint_goes_to_the_front_of_the_queue(session: Session) -> Non
     )
     _, messages = run_action(ActionHandoff(), tracker)
 
-    [handoff] = _handoffs(session, "conv-h2")
+    assert _payload(messages)["customer_id"] == "CVIP"
+    [handoff] = _queued(session, "conv-h2", messages)
     assert handoff.reason == "complaint"
     assert handoff.priority == PRIORITY_COMPLAINT + PRIORITY_VIP
     assert handoff.verified is True and handoff.customer_id == vip.id
-    assert _payload(messages)["priority"] == handoff.priority
     assert texts(messages).startswith("I'm really sorry")
 
 
@@ -117,7 +135,7 @@ def test_failed_verification_hands_over_what_the_customer_tried(session: Session
     )
     events, messages = run_action(ActionHandoff(), tracker)
 
-    [handoff] = _handoffs(session, "conv-h3")
+    [handoff] = _queued(session, "conv-h3", messages)
     assert (handoff.reason, handoff.intent) == ("verification_failed", "track_order")
     assert handoff.priority == PRIORITY_VERIFICATION_FAILED
     assert handoff.order_numbers == ["1043", "2207"]
@@ -137,9 +155,9 @@ def test_two_fallbacks_hand_off_with_reason_fallback(session: Session) -> None:
         history=[user_event("grmbl", "nlu_fallback")], sender_id="conv-h4",
     )
     _, messages = run_action(ActionHandoff(), tracker)
-    [handoff] = _handoffs(session, "conv-h4")
-    assert (handoff.reason, handoff.intent) == ("fallback", "nlu_fallback")
     assert _payload(messages)["reason"] == "fallback"
+    [handoff] = _queued(session, "conv-h4", messages)
+    assert (handoff.reason, handoff.intent) == ("fallback", "nlu_fallback")
 
 
 def test_a_contact_question_gets_contact_details_and_an_offer_not_a_ticket(session: Session) -> None:
@@ -152,6 +170,7 @@ def test_a_contact_question_gets_contact_details_and_an_offer_not_a_ticket(sessi
     assert profile.contact.hours in said
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
     assert slot_events(events) == {"handoff_offered": True}
+    assert not [m for m in messages if m.get("custom")]  # no packet: nothing for the gateway to queue
     assert _handoffs(session, "conv-h5") == []
 
 
@@ -162,15 +181,14 @@ def test_yes_to_the_offer_hands_off_for_the_original_request(session: Session) -
         slots={"handoff_offered": True}, sender_id="conv-h6",
     )
     _, messages = run_action(ActionHandoff(), tracker)
-    [handoff] = _handoffs(session, "conv-h6")
+    [handoff] = _queued(session, "conv-h6", messages)
     assert (handoff.reason, handoff.intent) == ("request_human", "request_human")
-    assert _payload(messages)["id"] == handoff.id
 
 
 def test_the_talk_to_a_person_button_always_hands_off(session: Session) -> None:
     tracker = make_tracker(text="/request_human", intent="request_human", sender_id="conv-h7")
-    run_action(ActionHandoff(), tracker)
-    assert len(_handoffs(session, "conv-h7")) == 1
+    _, messages = run_action(ActionHandoff(), tracker)
+    assert len(_queued(session, "conv-h7", messages)) == 1
 
 
 def test_an_open_handoff_is_not_queued_twice(session: Session) -> None:
@@ -178,9 +196,8 @@ def test_an_open_handoff_is_not_queued_twice(session: Session) -> None:
     existing = make_handoff(session, conversation=conversation, reason="fallback", priority=0)
     tracker = make_tracker(text="hello?? i want a human", intent="request_human", sender_id="conv-h8")
     _, messages = run_action(ActionHandoff(), tracker)
-    assert [h.id for h in _handoffs(session, "conv-h8")] == [existing.id]
     assert ALREADY_QUEUED in texts(messages)
-    assert _payload(messages)["id"] == existing.id
+    assert [h.id for h in _queued(session, "conv-h8", messages)] == [existing.id]
 
 
 def test_an_unknown_gateway_customer_is_not_verified(session: Session) -> None:
@@ -188,9 +205,9 @@ def test_an_unknown_gateway_customer_is_not_verified(session: Session) -> None:
         text="human please", intent="request_human", metadata={"customer_id": "NOBODY"}, sender_id="conv-h9"
     )
     _, messages = run_action(ActionHandoff(), tracker)
-    [handoff] = _handoffs(session, "conv-h9")
+    assert _payload(messages)["customer_id"] is None
+    [handoff] = _queued(session, "conv-h9", messages)
     assert handoff.verified is False and handoff.customer_id is None
-    assert _payload(messages)["verified"] is False
 
 
 def test_a_claimed_customer_id_slot_without_verification_is_not_trusted(session: Session) -> None:
@@ -199,8 +216,8 @@ def test_a_claimed_customer_id_slot_without_verification_is_not_trusted(session:
         text="human please", intent="request_human",
         slots={"customer_id": "CCLAIM", "verified": False}, sender_id="conv-h10",
     )
-    run_action(ActionHandoff(), tracker)
-    [handoff] = _handoffs(session, "conv-h10")
+    _, messages = run_action(ActionHandoff(), tracker)
+    [handoff] = _queued(session, "conv-h10", messages)
     assert handoff.customer_id is None and handoff.verified is False
 
 
@@ -209,8 +226,8 @@ def test_a_five_thousand_character_message_still_hands_off_with_bounded_slots(se
     tracker = make_tracker(
         text=essay[:5000], intent="complaint", slots={"product": essay[:5000]}, sender_id="conv-h11"
     )
-    run_action(ActionHandoff(), tracker)
-    [handoff] = _handoffs(session, "conv-h11")
+    _, messages = run_action(ActionHandoff(), tracker)
+    [handoff] = _queued(session, "conv-h11", messages)
     assert handoff.reason == "complaint"
     assert len(handoff.slots["product"]) == 200
 
@@ -222,7 +239,7 @@ def test_out_of_hours_the_customer_hears_when_the_team_is_back(
     tracker = make_tracker(text="get me a person", intent="request_human", sender_id="conv-h12")
     _, messages = run_action(ActionHandoff(), tracker)
     assert "back tomorrow at 09:00" in texts(messages)
-    assert len(_handoffs(session, "conv-h12")) == 1
+    assert len(_queued(session, "conv-h12", messages)) == 1
 
 
 def test_in_hours_no_closing_note() -> None:

@@ -40,6 +40,7 @@ def test_serve_runs_the_factory_with_the_settings(monkeypatch: pytest.MonkeyPatc
     assert seen["app"] == "bot.app:create_app" and seen["factory"] is True
     assert (seen["host"], seen["port"]) == ("0.0.0.0", 8123)
     assert seen["ws_max_size"] == 4096
+    assert seen["ws_per_message_deflate"] is False
     assert seen["access_log"] is False and seen["log_config"] is None
 
 

@@ -5,7 +5,8 @@
 - `HandoffRasa`: the same fake plus `POST /conversations/{id}/trigger_intent`
   (what the gateway calls on resolve), recording what it was asked. Its webhook
   answers like the trained assistant for a handoff: "a person please" makes the
-  bot hand over and, like `action_handoff`, records the handoff packet in the CRM.
+  bot hand over and, like `action_handoff`, send the handoff packet for the
+  gateway to queue (it only reads the CRM, to say so when one is already open).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.services.conversations import record_handoff
-from crm.services.customers import get_customer_by_external_id
+from crm.services.conversations import open_handoff
 
 RASA_URL = "http://rasa.test"
 ACTIONS_URL = "http://actions.test"
@@ -30,6 +30,7 @@ RASA_TOKEN = "Rasa-test-token_7Hq2Vx9Lm4Zr8Tp3Wk6Nd1Hs5Jb0"
 
 PERSON = "a person please"
 HANDOFF_TEXT = "Of course — I'm passing you to a member of our team."
+ALREADY_QUEUED_TEXT = "You're already in our queue."
 RATING_QUESTION = "How did we do today? Tap a number from 1 (poor) to 5 (great)."
 
 
@@ -168,31 +169,17 @@ class HandoffRasa:
     def reply(self, call: RasaCall) -> list[dict[str, Any]]:
         if PERSON in call.message:
             with self.db() as session:
+                already = open_handoff(session, conversation_id=call.sender) is not None
+            packet = {
+                "reason": "request_human",
+                "intent": "request_human",
+                "slots": {"order_number": "1043"},
+                "order_numbers": ["1043"],
                 # As action_handoff does: the customer the gateway vouched for, if any.
-                external_id = call.metadata.get("customer_id")
-                customer = (
-                    get_customer_by_external_id(session, external_id=external_id) if external_id else None
-                )
-                handoff = record_handoff(
-                    session,
-                    conversation_id=call.sender,
-                    channel=call.metadata.get("channel", "web"),
-                    customer=customer,
-                    reason="request_human",
-                    intent="request_human",
-                    slots={"order_number": "1043"},
-                    order_numbers=["1043"],
-                    verified=customer is not None,
-                )
-                session.commit()
-                packet = {
-                    "id": handoff.id,
-                    "reason": "request_human",
-                    "priority": handoff.priority,
-                    "verified": handoff.verified,
-                }
+                "customer_id": call.metadata.get("customer_id"),
+            }
             return [
-                {"recipient_id": call.sender, "text": HANDOFF_TEXT},
+                {"recipient_id": call.sender, "text": ALREADY_QUEUED_TEXT if already else HANDOFF_TEXT},
                 {"recipient_id": call.sender, "custom": {"handoff": packet}},
             ]
         return [{"recipient_id": call.sender, "text": f"echo: {call.message}"}]

@@ -18,6 +18,7 @@ from actions.identity import (
 )
 from crm.models import AuditEntry, Conversation
 from tests.actions.identity.support import failed_attempts_of
+from tests.factories import make_conversation
 from tests.actions.tracker_support import (
     load_domain,
     make_tracker,
@@ -60,6 +61,7 @@ def _completion_tracker(slots: dict[str, Any], sender_id: str = "conv-done", **k
 
 
 def test_verification_sets_identity_and_resumes_the_request(amelia: Any, session: Session) -> None:
+    make_conversation(session, conversation_id="conv-done")  # the gateway's, made before Rasa saw a message
     tracker = _completion_tracker(
         {"order_number": "71043", "email": "amelia.hughes@example.com", "pending_request": "track_order"}
     )

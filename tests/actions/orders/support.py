@@ -1,13 +1,16 @@
-"""Helpers of the order action tests: a verified customer's tracker, a fresh order, follow-ups."""
+"""Helpers of the order action tests: a verified customer's tracker, their orders, a fresh order, follow-ups."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crm.models import Order
+from crm.clock import utcnow
+from crm.models import Customer, Order, OrderStatus
 from tests.actions.tracker_support import make_tracker
+from tests.factories import make_order
 
 VERIFIED = {"customer_id": "CV1", "verified": True}
 
@@ -39,3 +42,21 @@ def reloaded(session: Session, order: Order) -> Order:
 
 def followups(events: list[dict[str, Any]]) -> list[str]:
     return [e["name"] for e in events if e["event"] == "followup"]
+
+
+def order_for(
+    session: Session,
+    customer: Customer,
+    number: str,
+    status: OrderStatus = OrderStatus.delivered,
+    *,
+    placed: float | None = None,
+    shipped: float | None = None,
+    delivered: float | None = None,
+    **fields: Any,
+) -> Order:
+    """make_order for `customer`, with `placed`, `shipped` and `delivered` given in days ago."""
+    for name, days in (("placed_at", placed), ("shipped_at", shipped), ("delivered_at", delivered)):
+        if days is not None:
+            fields[name] = utcnow() - timedelta(days=days)
+    return make_order(session, customer=customer, number=number, status=status, **fields)

@@ -18,15 +18,14 @@ from actions.orders import (
     ValidateAddressForm,
 )
 from crm.models import AuditEntry, OrderStatus, ShopRequest, ShopRequestKind
-from tests.actions.orders.support import VERIFIED, order_tracker, reloaded
+from tests.actions.orders.support import VERIFIED, order_for, order_tracker, reloaded
 from tests.actions.tracker_support import make_tracker, run_action, slot_events, texts
-from tests.factories import make_order
 
 pytestmark = pytest.mark.usefixtures("crm")
 
 
 def test_address_change_before_shipping_starts_the_form(customer: Any, session: Session) -> None:
-    make_order(session, customer=customer, number="81500", status=OrderStatus.paid)
+    order_for(session, customer, "81500", OrderStatus.paid)
     events, messages = run_action(ActionChangeAddress(), order_tracker("change_shipping_address"))
     assert messages == []  # address_form asks
     assert slot_events(events) == {
@@ -38,7 +37,7 @@ def test_address_change_before_shipping_starts_the_form(customer: Any, session: 
 
 
 def test_address_change_after_shipping_offers_a_person(customer: Any, session: Session) -> None:
-    make_order(session, customer=customer, number="81501", status=OrderStatus.shipped, carrier="DPD")
+    order_for(session, customer, "81501", OrderStatus.shipped, carrier="DPD")
     events, messages = run_action(
         ActionChangeAddress(), order_tracker("change_shipping_address", order_number="81501")
     )
@@ -82,7 +81,7 @@ def test_a_five_thousand_character_address_is_refused() -> None:
 
 
 def test_yes_saves_the_confirmed_address(customer: Any, session: Session) -> None:
-    order = make_order(session, customer=customer, number="81502", status=OrderStatus.paid)
+    order = order_for(session, customer, "81502", OrderStatus.paid)
     slots = {
         "awaiting": "new_address",
         "order_in_question": "81502",
@@ -103,9 +102,7 @@ def test_yes_saves_the_confirmed_address(customer: Any, session: Session) -> Non
 
 
 def test_an_address_is_not_saved_once_the_order_has_shipped(customer: Any, session: Session) -> None:
-    order = make_order(
-        session, customer=customer, number="81503", status=OrderStatus.shipped, shipping_address="Old 1"
-    )
+    order = order_for(session, customer, "81503", OrderStatus.shipped, shipping_address="Old 1")
     slots = {
         "awaiting": "new_address",
         "order_in_question": "81503",

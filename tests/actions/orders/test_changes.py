@@ -27,21 +27,14 @@ from crm.models import (
     ShopRequestStatus,
 )
 from crm.shop import load_shop_profile
-from tests.actions.orders.support import order_tracker, reloaded
+from tests.actions.orders.support import order_for, order_tracker, reloaded
 from tests.actions.tracker_support import run_action, slot_events, texts
-from tests.factories import make_order
 
 pytestmark = pytest.mark.usefixtures("crm")
 
 
 def test_cancel_asks_for_an_explicit_yes_first(customer: Any, session: Session) -> None:
-    order = make_order(
-        session,
-        customer=customer,
-        number="81300",
-        status=OrderStatus.paid,
-        lines=[("Blue Mug", 1, "14.00")],
-    )
+    order = order_for(session, customer, "81300", OrderStatus.paid, lines=[("Blue Mug", 1, "14.00")])
     events, messages = run_action(ActionCancelOrder(), order_tracker("cancel_order", "cancel my order"))
     assert (
         texts(messages)
@@ -57,9 +50,7 @@ def test_cancel_asks_for_an_explicit_yes_first(customer: Any, session: Session) 
 
 
 def test_yes_cancels_and_records_it(customer: Any, session: Session) -> None:
-    order = make_order(
-        session, customer=customer, number="81301", status=OrderStatus.paid, total="36.00"
-    )
+    order = order_for(session, customer, "81301", OrderStatus.paid, total="36.00")
     tracker = order_tracker(
         "affirm", "yes", slots={"awaiting": "cancel_confirmation", "order_in_question": "81301"}
     )
@@ -83,7 +74,7 @@ def test_yes_cancels_and_records_it(customer: Any, session: Session) -> None:
 
 
 def test_yes_without_an_open_question_cancels_nothing(customer: Any, session: Session) -> None:
-    order = make_order(session, customer=customer, number="81302", status=OrderStatus.paid)
+    order = order_for(session, customer, "81302", OrderStatus.paid)
     tracker = order_tracker("affirm", "yes", slots={"order_number": "81302"})
     _, messages = run_action(ActionConfirmCancel(), tracker)
     assert texts(messages) == LOST_TRACK
@@ -91,7 +82,7 @@ def test_yes_without_an_open_question_cancels_nothing(customer: Any, session: Se
 
 
 def test_a_shipped_order_cannot_be_cancelled(customer: Any, session: Session) -> None:
-    order = make_order(session, customer=customer, number="81303", status=OrderStatus.shipped)
+    order = order_for(session, customer, "81303", OrderStatus.shipped)
     events, messages = run_action(ActionCancelOrder(), order_tracker("cancel_order", order_number="81303"))
     days = load_shop_profile().returns.window_days
     assert texts(messages) == CANNOT_CANCEL_SHIPPED.format(number="81303", days=days)
@@ -106,7 +97,7 @@ def test_a_shipped_order_cannot_be_cancelled(customer: Any, session: Session) ->
 def test_an_order_that_shipped_after_the_question_is_not_cancelled(
     customer: Any, session: Session
 ) -> None:
-    order = make_order(session, customer=customer, number="81304", status=OrderStatus.shipped)
+    order = order_for(session, customer, "81304", OrderStatus.shipped)
     tracker = order_tracker(
         "affirm", "yes", slots={"awaiting": "cancel_confirmation", "order_in_question": "81304"}
     )
@@ -116,7 +107,7 @@ def test_an_order_that_shipped_after_the_question_is_not_cancelled(
 
 
 def test_yes_cannot_cancel_someone_elses_order(customer: Any, stranger: Any, session: Session) -> None:
-    order = make_order(session, customer=stranger, number="81305", status=OrderStatus.paid)
+    order = order_for(session, stranger, "81305", OrderStatus.paid)
     tracker = order_tracker(
         "affirm", "yes", slots={"awaiting": "cancel_confirmation", "order_in_question": "81305"}
     )
@@ -126,7 +117,7 @@ def test_yes_cannot_cancel_someone_elses_order(customer: Any, stranger: Any, ses
 
 
 def test_no_keeps_the_order(customer: Any, session: Session) -> None:
-    order = make_order(session, customer=customer, number="81306", status=OrderStatus.paid)
+    order = order_for(session, customer, "81306", OrderStatus.paid)
     tracker = order_tracker(
         "deny", "no", slots={"awaiting": "cancel_confirmation", "order_in_question": "81306"}
     )
@@ -139,7 +130,7 @@ def test_no_keeps_the_order(customer: Any, session: Session) -> None:
 
 
 def test_changing_items_before_shipping_offers_a_person(customer: Any, session: Session) -> None:
-    make_order(session, customer=customer, number="81400", status=OrderStatus.paid)
+    order_for(session, customer, "81400", OrderStatus.paid)
     events, messages = run_action(
         ActionChangeOrder(), order_tracker("change_order", "i want to swap an item")
     )
@@ -152,7 +143,7 @@ def test_changing_items_before_shipping_offers_a_person(customer: Any, session: 
 def test_changing_items_after_shipping_explains_and_offers_a_return(
     customer: Any, session: Session
 ) -> None:
-    make_order(session, customer=customer, number="81401", status=OrderStatus.shipped)
+    order_for(session, customer, "81401", OrderStatus.shipped)
     events, messages = run_action(ActionChangeOrder(), order_tracker("change_order", order_number="81401"))
     assert texts(messages).startswith("Order #81401 has already shipped, so its items can't be changed")
     assert [b["title"] for b in messages[0]["buttons"]] == ["Start a return", "Talk to a person"]
@@ -169,7 +160,7 @@ def test_no_to_the_person_clears_the_handoff_reason(customer: Any) -> None:
 
 
 def test_cancel_it_in_answer_to_the_question_is_a_yes(customer: Any, session: Session) -> None:
-    order = make_order(session, customer=customer, number="81307", status=OrderStatus.paid)
+    order = order_for(session, customer, "81307", OrderStatus.paid)
     question = [
         {"event": "action", "name": "action_cancel_order"},
         {"event": "bot", "text": "Shall I cancel order #81307 ...?"},
@@ -186,7 +177,7 @@ def test_cancel_it_in_answer_to_the_question_is_a_yes(customer: Any, session: Se
 
 
 def test_cancel_later_in_the_conversation_asks_again(customer: Any, session: Session) -> None:
-    order = make_order(session, customer=customer, number="81308", status=OrderStatus.paid)
+    order = order_for(session, customer, "81308", OrderStatus.paid)
     # The question was asked, then the customer talked about something else.
     question = [
         {"event": "action", "name": "action_cancel_order"},
@@ -207,7 +198,7 @@ def test_cancel_later_in_the_conversation_asks_again(customer: Any, session: Ses
 
 
 def test_asking_twice_does_not_send_a_second_request(customer: Any, session: Session) -> None:
-    make_order(session, customer=customer, number="81312", status=OrderStatus.paid)
+    order_for(session, customer, "81312", OrderStatus.paid)
     slots = {"awaiting": "cancel_confirmation", "order_in_question": "81312"}
     run_action(ActionConfirmCancel(), order_tracker("affirm", "yes", slots=slots))
     _, messages = run_action(ActionConfirmCancel(), order_tracker("affirm", "yes", slots=slots))

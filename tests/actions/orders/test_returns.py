@@ -14,21 +14,16 @@ from actions.orders import NO_RETURNS, ActionConfirmRefund, ActionRefundStatus, 
 from crm.clock import utcnow
 from crm.models import OrderStatus, ReturnRequest, ReturnStatus, ShopRequest, ShopRequestKind
 from crm.shop import load_shop_profile
-from tests.actions.orders.support import order_tracker
+from tests.actions.orders.support import order_for, order_tracker
 from tests.actions.tracker_support import run_action, slot_events, texts
-from tests.factories import make_order, make_return
+from tests.factories import make_return
 
 pytestmark = pytest.mark.usefixtures("crm")
 
 
 def test_a_recent_delivery_gets_a_return_offer(customer: Any, session: Session) -> None:
-    make_order(
-        session,
-        customer=customer,
-        number="81600",
-        status=OrderStatus.delivered,
-        delivered_at=utcnow() - timedelta(days=5),
-        lines=[("Blue Mug", 1, "14.00")],
+    order_for(
+        session, customer, "81600", OrderStatus.delivered, delivered=5, lines=[("Blue Mug", 1, "14.00")],
     )
     events, messages = run_action(
         ActionRequestRefund(), order_tracker("request_refund", "i want my money back")
@@ -38,14 +33,7 @@ def test_a_recent_delivery_gets_a_return_offer(customer: Any, session: Session) 
 
 
 def test_yes_opens_a_return_with_a_reference(customer: Any, session: Session) -> None:
-    order = make_order(
-        session,
-        customer=customer,
-        number="81601",
-        status=OrderStatus.delivered,
-        delivered_at=utcnow() - timedelta(days=5),
-        total="24.00",
-    )
+    order = order_for(session, customer, "81601", OrderStatus.delivered, delivered=5, total="24.00")
     tracker = order_tracker(
         "affirm", "yes", slots={"awaiting": "refund_confirmation", "order_in_question": "81601"}
     )
@@ -61,7 +49,7 @@ def test_yes_opens_a_return_with_a_reference(customer: Any, session: Session) ->
 
 
 def test_a_refund_before_shipping_offers_a_cancellation(customer: Any, session: Session) -> None:
-    make_order(session, customer=customer, number="81602", status=OrderStatus.paid)
+    order_for(session, customer, "81602", OrderStatus.paid)
     events, messages = run_action(
         ActionRequestRefund(), order_tracker("request_refund", order_number="81602")
     )
@@ -72,14 +60,7 @@ def test_a_refund_before_shipping_offers_a_cancellation(customer: Any, session: 
 
 def test_a_refund_outside_the_window_offers_a_person(customer: Any, session: Session) -> None:
     window = load_shop_profile().returns.window_days
-    make_order(
-        session,
-        customer=customer,
-        number="81603",
-        status=OrderStatus.delivered,
-        placed_at=utcnow() - timedelta(days=window + 30),
-        delivered_at=utcnow() - timedelta(days=window + 5),
-    )
+    order_for(session, customer, "81603", OrderStatus.delivered, placed=window + 30, delivered=window + 5)
     events, messages = run_action(
         ActionRequestRefund(), order_tracker("request_refund", order_number="81603")
     )
@@ -89,13 +70,7 @@ def test_a_refund_outside_the_window_offers_a_person(customer: Any, session: Ses
 
 
 def test_a_second_return_for_the_same_order_is_not_opened(customer: Any, session: Session) -> None:
-    order = make_order(
-        session,
-        customer=customer,
-        number="81604",
-        status=OrderStatus.delivered,
-        delivered_at=utcnow() - timedelta(days=3),
-    )
+    order = order_for(session, customer, "81604", OrderStatus.delivered, delivered=3)
     make_return(session, order=order, reference="R-EXIST1")
     _, messages = run_action(ActionRequestRefund(), order_tracker("request_refund", order_number="81604"))
     assert texts(messages).startswith("There's already a return for order #81604: reference R-EXIST1")
@@ -110,12 +85,8 @@ def test_a_second_return_for_the_same_order_is_not_opened(customer: Any, session
 
 
 def test_refund_status_lists_each_return(customer: Any, session: Session) -> None:
-    first = make_order(
-        session, customer=customer, number="81700", status=OrderStatus.returned, total="18.00"
-    )
-    second = make_order(
-        session, customer=customer, number="81701", status=OrderStatus.delivered, total="9.50"
-    )
+    first = order_for(session, customer, "81700", OrderStatus.returned, total="18.00")
+    second = order_for(session, customer, "81701", OrderStatus.delivered, total="9.50")
     make_return(
         session,
         order=first,
@@ -149,7 +120,7 @@ def test_refund_status_without_returns(customer: Any) -> None:
 def test_refund_status_of_someone_elses_order_reveals_nothing(
     customer: Any, stranger: Any, session: Session
 ) -> None:
-    theirs = make_order(session, customer=stranger, number="81702", status=OrderStatus.returned)
+    theirs = order_for(session, stranger, "81702", OrderStatus.returned)
     make_return(session, order=theirs, reference="R-THEIRS")
     _, others = run_action(ActionRefundStatus(), order_tracker("refund_status", order_number="81702"))
     _, unknown = run_action(ActionRefundStatus(), order_tracker("refund_status", order_number="81703"))
@@ -158,10 +129,7 @@ def test_refund_status_of_someone_elses_order_reveals_nothing(
 
 
 def test_the_return_is_passed_to_the_shop(customer: Any, session: Session) -> None:
-    order = make_order(
-        session, customer=customer, number="81611", status=OrderStatus.delivered,
-        delivered_at=utcnow() - timedelta(days=3),
-    )
+    order = order_for(session, customer, "81611", OrderStatus.delivered, delivered=3)
     slots = {"awaiting": "refund_confirmation", "order_in_question": "81611"}
     tracker = order_tracker("affirm", "yes", slots=slots)
     _, messages = run_action(ActionConfirmRefund(), tracker)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,25 +19,17 @@ from actions.orders import (
     ActionOrderStatus,
     on_day,
 )
-from crm.clock import utcnow
 from crm.models import OrderStatus, ShopRequest, ShopRequestStatus
-from tests.actions.orders.support import order_tracker
+from tests.actions.orders.support import order_for, order_tracker
 from tests.actions.tracker_support import run_action, slot_events, texts
-from tests.factories import make_order
 
 pytestmark = pytest.mark.usefixtures("crm")
 
 
 def test_status_of_a_shipped_order_has_carrier_and_tracking(customer: Any, session: Session) -> None:
-    order = make_order(
-        session,
-        customer=customer,
-        number="81043",
-        status=OrderStatus.shipped,
-        carrier="Royal Mail",
-        tracking_number="RM123456789GB",
-        shipped_at=utcnow() - timedelta(days=3),
-        lines=[("Blue Mug", 2), ("Tea Sampler", 1)],
+    order = order_for(
+        session, customer, "81043", OrderStatus.shipped, carrier="Royal Mail",
+        tracking_number="RM123456789GB", shipped=3, lines=[("Blue Mug", 2), ("Tea Sampler", 1)],
     )
     events, messages = run_action(ActionOrderStatus(), order_tracker("track_order", "where is my order"))
     said = texts(messages)
@@ -51,8 +42,8 @@ def test_status_of_a_shipped_order_has_carrier_and_tracking(customer: Any, sessi
 
 
 def test_status_uses_the_number_the_customer_gives(customer: Any, session: Session) -> None:
-    make_order(session, customer=customer, number="81050", status=OrderStatus.paid)
-    make_order(session, customer=customer, number="81051", status=OrderStatus.delivered)
+    order_for(session, customer, "81050", OrderStatus.paid)
+    order_for(session, customer, "81051", OrderStatus.delivered)
     _, messages = run_action(ActionOrderStatus(), order_tracker("track_order", order_number="#00081051"))
     assert texts(messages).startswith("Order #81051 was delivered")
 
@@ -60,9 +51,7 @@ def test_status_uses_the_number_the_customer_gives(customer: Any, session: Sessi
 def test_someone_elses_order_is_indistinguishable_from_an_unknown_one(
     customer: Any, stranger: Any, session: Session
 ) -> None:
-    make_order(
-        session, customer=stranger, number="81777", status=OrderStatus.shipped, tracking_number="SECRET1"
-    )
+    order_for(session, stranger, "81777", OrderStatus.shipped, tracking_number="SECRET1")
     others_events, others = run_action(
         ActionOrderStatus(), order_tracker("track_order", order_number="81777")
     )
@@ -77,20 +66,8 @@ def test_someone_elses_order_is_indistinguishable_from_an_unknown_one(
 
 
 def test_several_open_orders_make_the_bot_ask_which(customer: Any, session: Session) -> None:
-    make_order(
-        session,
-        customer=customer,
-        number="81060",
-        status=OrderStatus.paid,
-        placed_at=utcnow() - timedelta(days=1),
-    )
-    make_order(
-        session,
-        customer=customer,
-        number="81061",
-        status=OrderStatus.shipped,
-        placed_at=utcnow() - timedelta(days=5),
-    )
+    order_for(session, customer, "81060", OrderStatus.paid, placed=1)
+    order_for(session, customer, "81061", OrderStatus.shipped, placed=5)
     _, messages = run_action(ActionOrderStatus(), order_tracker("track_order"))
     assert texts(messages) == WHICH_ORDER
     payloads = [b["payload"] for b in messages[0]["buttons"]]
@@ -101,20 +78,8 @@ def test_several_open_orders_make_the_bot_ask_which(customer: Any, session: Sess
 
 
 def test_with_nothing_open_the_latest_order_is_shown(customer: Any, session: Session) -> None:
-    make_order(
-        session,
-        customer=customer,
-        number="81070",
-        status=OrderStatus.delivered,
-        placed_at=utcnow() - timedelta(days=40),
-    )
-    make_order(
-        session,
-        customer=customer,
-        number="81071",
-        status=OrderStatus.delivered,
-        placed_at=utcnow() - timedelta(days=9),
-    )
+    order_for(session, customer, "81070", OrderStatus.delivered, placed=40)
+    order_for(session, customer, "81071", OrderStatus.delivered, placed=9)
     _, messages = run_action(ActionOrderStatus(), order_tracker("track_order"))
     assert texts(messages).startswith("Order #81071 was delivered")
 
@@ -132,14 +97,7 @@ def test_an_order_number_the_shop_never_uses_is_refused(customer: Any) -> None:
 
 def test_history_lists_the_last_five_newest_first(customer: Any, session: Session) -> None:
     for i in range(7):
-        make_order(
-            session,
-            customer=customer,
-            number=f"8110{i}",
-            status=OrderStatus.delivered,
-            placed_at=utcnow() - timedelta(days=100 - i * 10),
-            total="12.50",
-        )
+        order_for(session, customer, f"8110{i}", OrderStatus.delivered, placed=100 - i * 10, total="12.50")
     events, messages = run_action(ActionOrderHistory(), order_tracker("order_history"))
     lines = [line for line in texts(messages).splitlines() if line.startswith("• ")]
     assert [line.split(" · ")[0] for line in lines] == [
@@ -155,11 +113,8 @@ def test_history_lists_the_last_five_newest_first(customer: Any, session: Sessio
 
 
 def test_invoice_summary_has_lines_and_total_with_currency(customer: Any, session: Session) -> None:
-    make_order(
-        session,
-        customer=customer,
-        number="81200",
-        status=OrderStatus.delivered,
+    order_for(
+        session, customer, "81200", OrderStatus.delivered,
         lines=[("Cast Iron Teapot", 1, "42.00"), ("Blue Mug", 2, "14.00")],
     )
     events, messages = run_action(ActionInvoice(), order_tracker("get_invoice", "can i get my invoice"))
@@ -174,14 +129,14 @@ def test_invoice_summary_has_lines_and_total_with_currency(customer: Any, sessio
 def test_invoice_for_someone_elses_order_is_refused(
     customer: Any, stranger: Any, session: Session
 ) -> None:
-    make_order(session, customer=stranger, number="81201", lines=[("Secret Gift", 1, "99.00")])
+    order_for(session, stranger, "81201", lines=[("Secret Gift", 1, "99.00")])
     _, messages = run_action(ActionInvoice(), order_tracker("get_invoice", order_number="81201"))
     assert texts(messages) == ORDER_NOT_FOUND.format(number="81201")
     assert "Secret Gift" not in texts(messages)
 
 
 def test_the_status_mentions_a_request_still_waiting_for_the_shop(customer: Any, session: Session) -> None:
-    make_order(session, customer=customer, number="81313", status=OrderStatus.paid)
+    order_for(session, customer, "81313", OrderStatus.paid)
     slots = {"awaiting": "cancel_confirmation", "order_in_question": "81313"}
     run_action(ActionConfirmCancel(), order_tracker("affirm", "yes", slots=slots))
     _, messages = run_action(ActionOrderStatus(), order_tracker("track_order", order_number="81313"))

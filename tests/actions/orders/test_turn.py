@@ -21,9 +21,8 @@ from actions.orders import (
     ActionSaveAddress,
 )
 from crm.models import OrderStatus
-from tests.actions.orders.support import followups, reloaded
+from tests.actions.orders.support import followups, order_for, reloaded
 from tests.actions.tracker_support import make_tracker, run_action, slot_events
-from tests.factories import make_order
 
 pytestmark = pytest.mark.usefixtures("crm")
 
@@ -47,7 +46,7 @@ pytestmark = pytest.mark.usefixtures("crm")
 def test_an_unverified_customer_sees_nothing_and_is_asked_to_verify(
     action: Any, intent: str, customer: Any, session: Session
 ) -> None:
-    order = make_order(session, customer=customer, number="81001", status=OrderStatus.paid)
+    order = order_for(session, customer, "81001", OrderStatus.paid)
     # A customer id typed or claimed without verification counts for nothing.
     tracker = make_tracker(
         text="order 81001",

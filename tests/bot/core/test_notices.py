@@ -13,6 +13,7 @@ from bot import replies
 from bot.core import notices
 from bot.handoff import HandoffAlert
 from bot.persistence import rows
+from bot.persistence.handoffs import QueuedHandoff
 from crm.shop import load_shop_profile
 from tests.bot.staff_support import HandoffRig
 
@@ -48,15 +49,11 @@ async def test_the_staff_alert_says_what_waits_and_links_the_console(handoff_rig
     conversation = await rig.conversation(address="new")
     alerts = Alerts()
     rig.service.notices.alerts = alerts
-    await rig.service.notices.alert(conversation, {"reason": "angry", "priority": 2, "verified": True})
-    await rig.service.notices.alert(conversation, {})
+    queued = QueuedHandoff(id=7, reason="complaint", priority=10, verified=True, new=True)
+    await rig.service.notices.alert(conversation, queued)
     assert alerts.sent == [
         HandoffAlert(
-            conversation_id=conversation.id, channel="web", reason="angry", priority=2, verified=True, waiting=1,
-            console_url=f"https://shop.example/staff/conversations/{conversation.id}",
-        ),
-        HandoffAlert(
-            conversation_id=conversation.id, channel="web", reason="request_human", priority=0, verified=False,
+            conversation_id=conversation.id, channel="web", reason="complaint", priority=10, verified=True,
             waiting=1, console_url=f"https://shop.example/staff/conversations/{conversation.id}",
         ),
     ]  # fmt: skip

@@ -41,7 +41,9 @@ def test_every_reply_is_stored_with_its_buttons_image_and_custom_and_only_visibl
         (Sender.bot, "", None),  # the bare signal: kept for the record, never sent
     ]
     assert stored[0].data == {"buttons": [{"title": "A", "payload": "/a"}], "image": "https://shop.example/a.png"}
-    assert stored[1].data == {"custom": {"handoff": {"reason": "request_human"}}}
+    # The packet became a row in the queue; the transcript keeps what points at it.
+    assert saved.queued is not None and saved.queued.reason == "request_human"
+    assert stored[1].data == {"custom": {"handoff": saved.queued.signal()}}
     # The handoff queued the conversation in the same statement.
     assert unit(rows.get_conversation, conversation_id=conversation.id).state is ConversationState.queued
 

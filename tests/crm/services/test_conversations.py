@@ -6,32 +6,42 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm.models import Conversation, ConversationState, Feedback, HandoffStatus
+from crm.models import Conversation, ConversationState, Feedback, Handoff, HandoffStatus
 from crm.services import (
     feedback_given,
-    get_or_create_conversation,
+    link_customer,
+    open_handoff,
     record_feedback,
     record_handoff,
 )
-from tests.factories import make_conversation, make_customer, make_order, make_staff_user
+from tests.factories import make_conversation, make_customer, make_handoff, make_order, make_staff_user
 
 
-def test_get_or_create_conversation(session: Session) -> None:
-    created = get_or_create_conversation(session, conversation_id="c-1", channel="telegram", address="123")
-    assert (created.id, created.channel, created.address, created.state) == ("c-1", "telegram", "123", ConversationState.bot)
-    assert created.customer_id is None
-    again = get_or_create_conversation(session, conversation_id="c-1", channel="sms", address="other")
-    assert again is created and again.channel == "telegram" and again.address == "123"
-    assert session.scalar(select(func.count(Conversation.id)).where(Conversation.id == "c-1")) == 1
-
-
-def test_get_or_create_conversation_fills_a_missing_customer_only(session: Session) -> None:
+def test_link_customer_fills_a_missing_customer_only(session: Session) -> None:
     amy, ben = make_customer(session), make_customer(session)
-    conversation = get_or_create_conversation(session, conversation_id="c-2", channel="web")
-    get_or_create_conversation(session, conversation_id="c-2", channel="web", customer=amy)
+    conversation = make_conversation(session, conversation_id="c-2", channel="web")
+    assert link_customer(session, conversation_id="c-2", customer=amy) is conversation
     assert conversation.customer_id == amy.id
-    get_or_create_conversation(session, conversation_id="c-2", channel="web", customer=ben)
+    link_customer(session, conversation_id="c-2", customer=ben)
     assert conversation.customer_id == amy.id
+    assert (conversation.channel, conversation.state) == ("web", ConversationState.bot)
+
+
+def test_link_customer_never_creates_a_conversation(session: Session) -> None:
+    # Conversation rows are the gateway's to create (bot/persistence/rows.py).
+    assert link_customer(session, conversation_id="c-missing", customer=make_customer(session)) is None
+    assert session.scalar(select(func.count(Conversation.id)).where(Conversation.id == "c-missing")) == 0
+
+
+def test_open_handoff_is_the_newest_one_not_resolved(session: Session) -> None:
+    conversation = make_conversation(session)
+    assert open_handoff(session, conversation_id=conversation.id) is None
+    make_handoff(session, conversation=conversation, status=HandoffStatus.resolved)
+    assert open_handoff(session, conversation_id=conversation.id) is None
+    queued = make_handoff(session, conversation=conversation)
+    assert open_handoff(session, conversation_id=conversation.id) is queued
+    assigned = make_handoff(session, conversation=conversation, status=HandoffStatus.assigned)
+    assert open_handoff(session, conversation_id=conversation.id) is assigned
 
 
 def _vip(session: Session):  # type: ignore[no-untyped-def]
@@ -54,10 +64,10 @@ def _vip(session: Session):  # type: ignore[no-untyped-def]
 )
 def test_handoff_priority(session: Session, reason: str, intent: str | None, vip: bool, priority: int) -> None:
     customer = _vip(session) if vip else make_customer(session)
+    conversation = make_conversation(session)
     handoff = record_handoff(
         session,
-        conversation_id=f"h-{reason}-{vip}",
-        channel="web",
+        conversation_id=conversation.id,
         customer=customer,
         reason=reason,
         intent=intent,
@@ -65,7 +75,7 @@ def test_handoff_priority(session: Session, reason: str, intent: str | None, vip
         order_numbers=[],
         verified=vip,
     )
-    assert handoff.priority == priority
+    assert handoff is not None and handoff.priority == priority
 
 
 def test_record_handoff_keeps_the_packet_and_leaves_the_state_alone(session: Session) -> None:
@@ -74,7 +84,6 @@ def test_record_handoff_keeps_the_packet_and_leaves_the_state_alone(session: Ses
     handoff = record_handoff(
         session,
         conversation_id="h-1",
-        channel="sms",
         customer=customer,
         reason="request_human",
         intent="request_human",
@@ -82,18 +91,17 @@ def test_record_handoff_keeps_the_packet_and_leaves_the_state_alone(session: Ses
         order_numbers=["1043"],
         verified=True,
     )
-    assert handoff.id is not None
+    assert handoff is not None and handoff.id is not None
     assert (handoff.conversation_id, handoff.customer_id, handoff.status) == ("h-1", customer.id, HandoffStatus.queued)
     assert handoff.slots == {"order_number": "1043", "verified": True}
     assert handoff.order_numbers == ["1043"] and handoff.verified is True
     assert conversation.state == ConversationState.bot
 
 
-def test_record_handoff_creates_a_missing_conversation(session: Session) -> None:
+def test_record_handoff_creates_no_conversation(session: Session) -> None:
     handoff = record_handoff(
         session,
         conversation_id="h-new",
-        channel="telegram",
         customer=None,
         reason="fallback",
         intent=None,
@@ -101,9 +109,9 @@ def test_record_handoff_creates_a_missing_conversation(session: Session) -> None
         order_numbers=[],
         verified=False,
     )
-    conversation = session.get(Conversation, "h-new")
-    assert conversation is not None and conversation.channel == "telegram"
-    assert handoff.customer_id is None and handoff.priority == 0
+    assert handoff is None
+    assert session.get(Conversation, "h-new") is None
+    assert session.scalar(select(func.count(Handoff.id)).where(Handoff.conversation_id == "h-new")) == 0
 
 
 def test_record_feedback(session: Session) -> None:
@@ -141,10 +149,10 @@ def test_feedback_given(session: Session) -> None:
 
 def test_an_unverified_handoff_does_not_link_the_conversation(session: Session) -> None:
     claimed = make_customer(session)
+    make_conversation(session, conversation_id="h-claim")
     record_handoff(
         session,
         conversation_id="h-claim",
-        channel="web",
         customer=claimed,
         reason="request_human",
         intent=None,
@@ -157,7 +165,6 @@ def test_an_unverified_handoff_does_not_link_the_conversation(session: Session) 
     record_handoff(
         session,
         conversation_id="h-claim",
-        channel="web",
         customer=claimed,
         reason="request_human",
         intent=None,

@@ -12,35 +12,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from crm.models import Conversation, HandoffStatus, Sender
+from crm.models import HandoffStatus, Sender
 from crm.services.insights import Scope, Window, insights
-from tests.factories import (
-    make_conversation,
-    make_feedback,
-    make_handoff,
-    make_message,
-    make_staff_user,
-)
+from tests.crm.services.insights_support import conv, said, utc
+from tests.factories import make_feedback, make_handoff, make_message, make_staff_user
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 WINDOW = Window(date(2026, 11, 2), date(2026, 11, 3), TOKYO)
-
-
-def utc(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, second, tzinfo=timezone.utc)
-
-
-def conv(session: Session, cid: str, channel: str, at: datetime) -> Conversation:
-    c = make_conversation(session, conversation_id=cid, channel=channel)
-    c.created_at = at
-    return c
-
-
-def said(session: Session, c: Conversation, at: datetime, intent: str | None, confidence: float = 0.9) -> None:
-    m = make_message(session, conversation=c, sender=Sender.customer, text="x")
-    m.created_at = at
-    m.intent = intent
-    m.intent_confidence = confidence if intent else None
 
 
 def shop_open(moment: datetime) -> bool:

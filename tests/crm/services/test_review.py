@@ -53,7 +53,7 @@ def test_the_last_words_before_a_handoff_or_a_low_rating(session: Session) -> No
     make_message(session, conversation=c, text="my order 1043 came broken").intent = "complain_damaged"
     make_message(session, conversation=c, text="a person please").intent = "request_human"
     make_message(session, conversation=c, sender=Sender.bot, text="passing you on")
-    record_handoff(session, conversation_id=c.id, channel="web", customer=None, reason="request_human",
+    record_handoff(session, conversation_id=c.id, customer=None, reason="request_human",
                    intent="request_human", slots={}, order_numbers=[], verified=False)  # fmt: skip
     assert _items(session) == [("before_handoff", "my order [order] came broken")]
 

@@ -7,7 +7,7 @@ shop's proxy."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -18,44 +18,18 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from crm.models import StaffRole, StaffUser
-from tests.bot.staff_support import PASSWORD, HandoffRasa, StaffClient, create_staff, staff_email
+from tests.bot.staff_support import PASSWORD, StaffClient, create_staff, staff_email
 from tests.fakes.gateway import Gateway
-from tests.fakes.rasa import FakeRasa
 
 pytestmark = pytest.mark.asyncio
 
-STAFF_SECRET = "staff-session-secret-for-tests-0123"
 ATTACKER = {"X-Forwarded-For": "203.0.113.9"}
 OFFICE = {"X-Forwarded-For": "198.51.100.7"}
 
 
 @pytest_asyncio.fixture
-async def gateway(
-    start_gateway: Callable[..., Any], fake_rasa: FakeRasa, db: sessionmaker[Session]
-) -> Gateway:
-    rasa = HandoffRasa(fake_rasa, db)
-    fake_rasa.handler = rasa.handler  # type: ignore[method-assign]
-    # Buckets that barely refill, so the limits show however slow argon2 is on this machine.
-    return await start_gateway(
-        staff_session_secret=STAFF_SECRET,
-        rate_limit_sign_in_per_minute=1,
-        rate_limit_sign_in_ip_per_minute=1,
-        staff_ws_recheck_seconds=0.2,
-    )
-
-
-@pytest_asyncio.fixture
-async def browser(gateway: Gateway) -> AsyncIterator[Callable[..., StaffClient]]:
-    clients: list[StaffClient] = []
-
-    def make(**kw: Any) -> StaffClient:
-        client = StaffClient(gateway.url, **kw)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
+async def gateway(start_guarded_gateway: Callable[..., Awaitable[Gateway]]) -> Gateway:
+    return await start_guarded_gateway(staff_ws_recheck_seconds=0.2)
 
 
 # -- item 5: an attacker cannot lock the real admin out ------------------------------------
@@ -164,15 +138,9 @@ async def test_the_live_socket_closes_when_the_session_ends(
 
 
 async def test_production_cookies_are_secure_even_on_plain_http_loopback(
-    start_gateway: Callable[..., Any],
+    start_production_gateway: Callable[..., Awaitable[Gateway]],
 ) -> None:
-    gateway = await start_gateway(
-        environment="production",
-        # Production refuses weak secrets: these are what `secrets.token_urlsafe(32)` makes.
-        rasa_token="Rasa-test-token_7Hq2Vx9Lm4Zr8Tp3Wk6Nd1Hs5Jb0",
-        widget_identity_secret="Widget-test-secret_3Fg8Yc2Ue7AoQiRx5Bn9Ml4Kd1",
-        staff_session_secret="Staff-test-secret_9Pw3Ka7Re1UnZt5Gy2Lc8Xq4Vm6",
-    )
+    gateway = await start_production_gateway(staff_session_secret="Staff-test-secret_9Pw3Ka7Re1UnZt5Gy2Lc8Xq4Vm6")
     for host in ("127.0.0.1", "localhost"):
         async with httpx.AsyncClient(base_url=gateway.url, headers={"Host": host}) as http:
             page = await http.get("/staff/sign-in")
