@@ -1,4 +1,4 @@
-"""`python -m bot`, and that importing the gateway does nothing by itself."""
+"""bot/cli.py: the commands of `python -m bot`, and that importing the gateway does nothing by itself."""
 
 from __future__ import annotations
 
@@ -23,12 +23,6 @@ def test_importing_the_gateway_does_no_work() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-
-
-def test_help_lists_serve() -> None:
-    result = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True)
-    assert result.returncode == 0
-    assert "serve" in result.stdout
 
 
 def test_serve_runs_the_factory_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,19 +14,9 @@ from bot.core.messages import InboundMessage
 from crm.models import Conversation, ConversationState, Message, Sender
 from crm.services.verification_limits import client_fingerprint
 from tests.fakes.rasa import RASA_TOKEN, RasaCall
-from tests.fakes.rigs import CONTACT, ServiceRig, messages_of, metric
+from tests.fakes.rigs import CONTACT, ServiceRig, inbound, messages_of, metric
 
 pytestmark = pytest.mark.asyncio
-
-
-def inbound(conversation_id: str, client_id: str, text: str = "", **kw: object) -> InboundMessage:
-    return InboundMessage(
-        channel="web",
-        conversation_id=conversation_id,
-        channel_message_id=f"{conversation_id}:{client_id}",
-        text=text,
-        **kw,  # type: ignore[arg-type]
-    )
 
 
 def count_messages(rig: ServiceRig, **where: object) -> int:

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from crm.models import Sender, TurnState
-from tests.bot.test_widget import is_bot_message, open_session
 from tests.fakes.gateway import Gateway
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.rigs import messages_of
+from tests.fakes.widget import is_bot_message, open_session
 
 pytestmark = pytest.mark.asyncio
 

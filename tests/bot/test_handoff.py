@@ -5,11 +5,9 @@ step (queue place and wait, business hours), and what staff can and cannot do.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,12 +39,9 @@ from tests.fakes.rasa import RASA_TOKEN, FakeRasa
 pytestmark = pytest.mark.asyncio
 
 
-@pytest_asyncio.fixture
-async def rig(db: sessionmaker[Session], fake_rasa: FakeRasa) -> AsyncIterator[HandoffRig]:
-    built, http = build_rig(db, fake_rasa)
-    yield built
-    await built.service.aclose(timeout=5)
-    await http.aclose()
+@pytest.fixture
+def rig(handoff_rig: HandoffRig) -> HandoffRig:
+    return handoff_rig
 
 
 def state_of(rig: HandoffRig, conversation_id: str) -> ConversationState:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.conversations import Outcome, staff_conversation_key
@@ -19,12 +17,9 @@ from tests.fakes.rasa import FakeRasa
 pytestmark = pytest.mark.asyncio
 
 
-@pytest_asyncio.fixture
-async def rig(db: sessionmaker[Session], fake_rasa: FakeRasa) -> AsyncIterator[HandoffRig]:
-    built, http = build_rig(db, fake_rasa)
-    yield built
-    await built.service.aclose(timeout=5)
-    await http.aclose()
+@pytest.fixture
+def rig(handoff_rig: HandoffRig) -> HandoffRig:
+    return handoff_rig
 
 
 def after_assignment(rig: HandoffRig, conversation_id: str) -> list[tuple[Sender, str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
 
 import pytest
 
@@ -13,15 +12,12 @@ from bot.logs import MAX_FIELD_CHARS, JsonFormatter, conversation_context, reque
 from crm.models import Customer
 from tests.fakes.gateway import Gateway
 from tests.fakes.rasa import FakeRasa
+from tests.fakes.widget import is_bot_message
 from tests.timing import ADVERSARIAL, assert_linear
 
 SECRET_WORDS = "my card number is 4111 and I live at 12 Elm Street"
 EMAIL = "ada.lovelace@example.com"
 PHONE = "+447700900123"
-
-
-def is_bot_message(frame: dict[str, Any]) -> bool:
-    return frame["type"] == "message" and frame["from"] != "customer"
 
 
 @pytest.mark.asyncio

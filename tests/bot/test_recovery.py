@@ -16,8 +16,7 @@ from bot.persistence import claims, rows
 from bot.persistence import replies as turn_replies
 from bot.recovery import TurnPolicy
 from crm.models import Conversation, ConversationState, Message, Sender, TurnState
-from tests.bot.test_conversations import inbound
-from tests.fakes.rigs import ServiceRig, messages_of, metric
+from tests.fakes.rigs import ServiceRig, inbound, messages_of, metric
 
 pytestmark = pytest.mark.asyncio
 

@@ -14,8 +14,7 @@ from bot.rasa import BotReply
 from bot.recovery import TurnPolicy
 from crm.clock import utcnow
 from crm.models import Delivery, Message, Sender
-from tests.bot.test_conversations import inbound
-from tests.fakes.rigs import ServiceRig, metric
+from tests.fakes.rigs import ServiceRig, inbound, metric
 
 pytestmark = pytest.mark.asyncio
 

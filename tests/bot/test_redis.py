@@ -133,20 +133,6 @@ async def test_tabs_on_two_gateways_share_one_conversation(
             assert mine["id"] == reply["id"]
 
 
-async def test_without_redis_frames_still_reach_this_gateways_tabs() -> None:
-    import redis.asyncio as redis
-
-    from tests.fakes.gateway import free_port
-
-    client = redis.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=0.5)
-    fanout = RedisFanout(client, prefix="test:")
-    got: list[dict[str, Any]] = []
-    fanout.subscribe("conv-1", got.append)
-    await fanout.publish("conv-1", {"type": "typing", "on": False})
-    assert got == [{"type": "typing", "on": False}]
-    await client.aclose()
-
-
 async def test_without_redis_the_turn_lock_fails_closed_with_the_apology(
     make_rig: Callable[..., ServiceRig],
 ) -> None:

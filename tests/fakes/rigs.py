@@ -2,6 +2,7 @@
 
 - `ChannelLog`: a channel that records what the service sends it.
 - `ServiceRig` (`build_service_rig`): the service, a `ChannelLog`, metrics and a `FakeRasa`.
+- `inbound`: a web message; `messages_of`: a conversation's stored messages.
 - `make_service`: the service alone, for rigs that add collaborators (the handoff rig
   of tests/bot/staff_support.py adds a recording fan-out and a clock the test sets).
 """
@@ -16,7 +17,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.core.messages import ConversationRef, OutboundMessage
+from bot.core.messages import ConversationRef, InboundMessage, OutboundMessage
 from bot.conversations import ConversationService
 from bot.fanout import LocalFanout
 from bot.metrics import Metrics
@@ -70,6 +71,17 @@ class Clock:
 def metric(metrics: Metrics, name: str, labels: dict[str, str] | None = None) -> float:
     value = metrics.registry.get_sample_value(name, labels or {})
     return 0.0 if value is None else value
+
+
+def inbound(conversation_id: str, client_id: str, text: str = "", **kw: object) -> InboundMessage:
+    """A web message in the conversation; `client_id` makes its channel message id."""
+    return InboundMessage(
+        channel="web",
+        conversation_id=conversation_id,
+        channel_message_id=f"{conversation_id}:{client_id}",
+        text=text,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def messages_of(db: sessionmaker[Session], conversation_id: str) -> list[Message]:

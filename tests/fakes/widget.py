@@ -1,6 +1,7 @@
 """The widget's WebSocket protocol (docs/widget-protocol.md), from the browser's side.
 
 - `WidgetClient`: a browser tab, frame by frame (gateway tests assert on frames).
+- `open_session`, `is_bot_message`: a new tab's first frames, a reply's frame.
 - `WidgetCustomer`: a customer in a tab, turn by turn: it says something or presses
   a button and returns the turn's replies (end-to-end tests against the real stack).
 """
@@ -56,6 +57,19 @@ class WidgetClient:
 
     async def say(self, client_id: str, text: str) -> None:
         await self.send({"type": "message", "id": client_id, "text": text})
+
+
+async def open_session(client: WidgetClient) -> tuple[str, list[dict[str, Any]]]:
+    """The session token and history a new tab receives first."""
+    session = await client.recv()
+    assert session["type"] == "session"
+    history = await client.recv()
+    assert history["type"] == "history"
+    return session["session"], history["messages"]
+
+
+def is_bot_message(frame: dict[str, Any]) -> bool:
+    return frame["type"] == "message" and frame["from"] != "customer"
 
 
 class connect_widget:  # noqa: N801 - used like websockets' `connect`: `async with connect_widget(url) as tab`

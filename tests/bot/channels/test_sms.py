@@ -9,7 +9,6 @@ import pytest
 from bot.core.messages import Button, OutboundMessage
 from bot.channels.sms import (
     MAX_SMS_CHARS,
-    ShopTexts,
     keyword_of,
     numbered_options,
     option_index,
@@ -147,17 +146,6 @@ def test_option_picks(body: str, index: int) -> None:
 @pytest.mark.parametrize("body", ["1043", "2 please", "one", "", "1,2"])
 def test_not_option_picks(body: str) -> None:
     assert option_index(body) is None
-
-
-def test_help_reply_names_the_shop_and_how_to_reach_it() -> None:
-    texts = ShopTexts(
-        name="Juniper & Oak", contact="help@shop.example or +44 20 7946 0321", hours="Mon-Fri 9-5"
-    )
-    assert texts.help_reply() == (
-        "Juniper & Oak customer service: help@shop.example or +44 20 7946 0321. Mon-Fri 9-5. "
-        "Reply STOP to opt out of texts."
-    )
-    assert "Juniper & Oak" in texts.start_reply() and "STOP" in texts.start_reply()
 
 
 def test_did_you_mean_reads_as_numbered_options_and_a_number_picks_one() -> None:

@@ -19,9 +19,8 @@ from bot.core.db import OneWriter, UnitOfWork
 from bot.unit_of_work import run as run_unit
 from crm.db import make_engine
 from crm.models import Message
-from tests.bot.test_conversations import inbound
 from tests.fakes.rasa import FakeRasa
-from tests.fakes.rigs import make_service
+from tests.fakes.rigs import inbound, make_service
 
 
 @pytest.fixture

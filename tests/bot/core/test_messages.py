@@ -32,6 +32,16 @@ def test_inbound_text_loses_nul_characters_once_for_every_channel() -> None:
     assert (inbound.text, inbound.payload, inbound.payload_title) == ("ab", "/x", "T")
 
 
+
+def test_nul_characters_never_reach_storage() -> None:
+    # PostgreSQL refuses NUL in text columns; the rest of what the customer wrote is kept.
+    message = InboundMessage(channel="sms", conversation_id="c1", channel_message_id="SM1", text="hel\x00lo\x00")
+    assert message.text == "hello"
+    pressed = InboundMessage(
+        channel="web", conversation_id="c1", channel_message_id="m1", payload="/affirm\x00", payload_title="Y\x00es"
+    )
+    assert (pressed.payload, pressed.payload_title) == ("/affirm", "Yes")
+
 def test_an_outbound_message_as_json_has_image_and_time_only_when_set() -> None:
     bare = OutboundMessage(id="1", sender=Sender.bot, text="hi", buttons=(Button("Yes", "/affirm"),))
     assert bare.as_json() == {

@@ -10,7 +10,7 @@ Whole turns through the service (crash, recovery, redelivery): tests/bot/test_ha
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
@@ -18,7 +18,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import turns
-from bot.core.db import run_unit
 from bot.core.messages import BotReply, InboundMessage
 from bot.persistence import claims, handoffs, replies, rows, states
 from crm.models import (
@@ -37,8 +36,6 @@ from crm.services.conversations import PRIORITY_COMPLAINT, PRIORITY_VERIFICATION
 from tests.bot.staff_support import create_staff
 from tests.factories import make_customer, make_order
 
-T = TypeVar("T")
-
 PACKET: dict[str, Any] = {
     "reason": "request_human",
     "intent": "track_order",
@@ -47,14 +44,6 @@ PACKET: dict[str, Any] = {
     "customer_id": "C001",
 }
 HANDOFF_TURN = [BotReply(text="Passing you to a person."), BotReply(custom={"handoff": PACKET})]
-
-
-@pytest.fixture
-def unit(db: sessionmaker[Session]) -> Callable[..., Any]:
-    def run(fn: Callable[..., T], /, **kwargs: Any) -> T:
-        return run_unit(db, fn, **kwargs)
-
-    return run
 
 
 def _start(unit: Callable[..., Any], *, customer: str | None = None, address: str = "addr") -> Any:

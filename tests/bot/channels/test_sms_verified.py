@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.models import AuditEntry, Conversation, Customer
-from tests.bot.routers.sms_support import STRANGER, conversations_at, deliver, settle, sms_settings
+from tests.bot.sms_support import STRANGER, conversations_at, deliver, settle, sms_settings
 from tests.fakes.gateway import Gateway
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.twilio import FakeTwilioApi, Phone
@@ -41,7 +41,7 @@ def bind(db: sessionmaker[Session], conversation_id: str, customer: Customer, *,
 
 
 async def test_a_customer_verified_in_the_chat_is_not_asked_again(
-    gateway: Gateway, fake_rasa: FakeRasa, db: sessionmaker[Session], customer: Customer  # noqa: F811
+    gateway: Gateway, fake_rasa: FakeRasa, db: sessionmaker[Session], customer: Customer
 ) -> None:
     phone = Phone(STRANGER)
     await deliver(gateway, phone, "where is my order?")
@@ -56,7 +56,7 @@ async def test_a_customer_verified_in_the_chat_is_not_asked_again(
 
 
 async def test_a_thread_bound_otherwise_stays_with_its_customer(
-    gateway: Gateway, fake_rasa: FakeRasa, db: sessionmaker[Session], customer: Customer  # noqa: F811
+    gateway: Gateway, fake_rasa: FakeRasa, db: sessionmaker[Session], customer: Customer
 ) -> None:
     phone = Phone(STRANGER)
     await deliver(gateway, phone, "hello")

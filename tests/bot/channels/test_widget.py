@@ -18,21 +18,9 @@ from crm.services.verification_limits import client_fingerprint
 from tests.fakes.gateway import Gateway
 from tests.fakes.rasa import FakeRasa, RasaCall
 from tests.fakes.rigs import messages_of
-from tests.fakes.widget import WidgetClient
+from tests.fakes.widget import is_bot_message, open_session
 
 pytestmark = pytest.mark.asyncio
-
-
-async def open_session(client: WidgetClient) -> tuple[str, list[dict[str, Any]]]:
-    session = await client.recv()
-    assert session["type"] == "session"
-    history = await client.recv()
-    assert history["type"] == "history"
-    return session["session"], history["messages"]
-
-
-def is_bot_message(frame: dict[str, Any]) -> bool:
-    return frame["type"] == "message" and frame["from"] != "customer"
 
 
 def conversation_for(db: Any, token: str) -> Conversation:

@@ -1,4 +1,5 @@
-"""Helpers of the SMS webhook tests: the gateway's SMS settings, a signed inbound text, waiting for turns."""
+"""Helpers of the SMS gateway tests (tests/bot/routers/test_sms*.py, tests/bot/channels/test_sms_*.py):
+the gateway's SMS settings, a signed inbound text, waiting for turns, what the database holds for a number."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.models import Conversation
+from crm.models import Conversation, Message
 from tests.fakes.gateway import Gateway
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, SHOP_NUMBER, FakeTwilioApi, Phone
 
 STRANGER = "+447700900555"
+KNOWN = "+447700900123"  # the `customer` fixture's phone (Ada, C001)
 PATH = "/webhooks/twilio/sms"
 
 
@@ -67,3 +69,13 @@ def conversations_at(db: sessionmaker[Session], number: str) -> list[Conversatio
                 .order_by(Conversation.created_at)
             )
         )
+
+
+async def assert_nothing_processed(
+    db: sessionmaker[Session], fake_rasa: FakeRasa, twilio: FakeTwilioApi
+) -> None:
+    await asyncio.sleep(0.2)
+    with db() as session:
+        assert session.scalars(select(Conversation)).all() == []
+        assert session.scalars(select(Message)).all() == []
+    assert fake_rasa.calls == [] and twilio.requests == []
