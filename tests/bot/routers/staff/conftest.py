@@ -1,6 +1,6 @@
 """Fixtures of the staff console tests: a gateway on a real port with the handoff-aware
 stand-in Rasa, staff members signed in through it, and (for the sign-in tests) a gateway
-whose sign-in limits barely refill, and browsers of one's own."""
+whose sign-in limits barely refill, and staff clients of one's own (`staff_client`; `browser` is the real Chromium of tests/bot/conftest.py)."""
 
 from __future__ import annotations
 
@@ -65,8 +65,8 @@ async def start_guarded_gateway(
 
 
 @pytest_asyncio.fixture
-async def browser(gateway: Gateway) -> AsyncIterator[Callable[..., StaffClient]]:
-    """browser(**client options): a staff client of its own (headers, cookies), closed at the end."""
+async def staff_client(gateway: Gateway) -> AsyncIterator[Callable[..., StaffClient]]:
+    """staff_client(**client options): a staff client of its own (headers, cookies), closed at the end."""
     clients: list[StaffClient] = []
 
     def make(**kw: Any) -> StaffClient:

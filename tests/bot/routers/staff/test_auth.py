@@ -46,10 +46,10 @@ async def queued_conversation(db: sessionmaker[Session]) -> str:
 
 
 async def test_sign_in_gives_an_httponly_samesite_strict_cookie_scoped_to_the_console(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
     sam = create_staff(db, name="Sam Carter")
-    client = browser()
+    client = staff_client()
     response = await client.try_sign_in(staff_email(db, sam), PASSWORD)
     assert response.status_code == 303 and response.headers["location"] == "/staff"
     cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("staff_session="))
@@ -72,10 +72,10 @@ async def test_cookies_are_secure_anywhere_but_plain_loopback(gateway: Gateway) 
 
 
 async def test_a_wrong_password_or_unknown_account_gets_the_same_answer_and_is_audited_without_the_address(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
     sam = create_staff(db, name="Sam Carter")
-    client = browser()
+    client = staff_client()
     wrong = await client.try_sign_in(staff_email(db, sam), "not the password at all")
     unknown = await client.try_sign_in("nobody@shop.example", PASSWORD)
     for response in (wrong, unknown):
@@ -89,10 +89,10 @@ async def test_a_wrong_password_or_unknown_account_gets_the_same_answer_and_is_a
 
 
 async def test_a_deactivated_account_cannot_sign_in_and_its_sessions_end(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
     sam = create_staff(db, name="Sam Carter")
-    client = browser()
+    client = staff_client()
     await client.sign_in(staff_email(db, sam))
     with db() as session:
         staff = session.get(StaffUser, sam)
@@ -101,14 +101,14 @@ async def test_a_deactivated_account_cannot_sign_in_and_its_sessions_end(
         session.commit()
     page = await client.get("/staff")
     assert page.status_code == 303 and page.headers["location"].startswith("/staff/sign-in")
-    assert (await browser().try_sign_in(staff_email(db, sam), PASSWORD)).status_code == 401
+    assert (await staff_client().try_sign_in(staff_email(db, sam), PASSWORD)).status_code == 401
 
 
 async def test_sign_in_is_rate_limited_per_account(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
     sam, alex = create_staff(db, name="Sam Carter"), create_staff(db, name="Alex Reid")
-    client = browser()
+    client = staff_client()
     statuses = [
         (await client.try_sign_in(staff_email(db, sam), "wrong password 123")).status_code for _ in range(5)
     ]
@@ -121,9 +121,9 @@ async def test_sign_in_is_rate_limited_per_account(
 
 
 async def test_sign_in_is_rate_limited_per_address(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
-    client = browser()
+    client = staff_client()
     statuses = [
         (await client.try_sign_in(f"guess{i}@shop.example", "wrong password 123")).status_code
         for i in range(12)
@@ -144,7 +144,7 @@ async def test_the_sign_in_form_needs_its_csrf_token(gateway: Gateway, db: sessi
 
 
 async def test_sign_in_only_redirects_inside_the_console(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
     sam = create_staff(db, name="Sam Carter")
     for target, expected in (
@@ -152,7 +152,7 @@ async def test_sign_in_only_redirects_inside_the_console(
         ("//evil.example", "/staff"),
         ("/staff/admin/audit", "/staff/admin/audit"),
     ):
-        client = browser()
+        client = staff_client()
         token = await client.sign_in_form()
         response = await client.http.post(
             "/staff/sign-in",
@@ -165,11 +165,11 @@ async def test_sign_in_only_redirects_inside_the_console(
 
 
 async def test_posts_without_a_valid_csrf_token_are_refused_and_change_nothing(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
     conversation = await queued_conversation(db)
     sam, alex = create_staff(db, name="Sam Carter"), create_staff(db, name="Alex Reid")
-    client, other = browser(), browser()
+    client, other = staff_client(), staff_client()
     await client.sign_in(staff_email(db, sam))
     await other.sign_in(staff_email(db, alex))
     path = f"/staff/conversations/{conversation}/assign"
@@ -213,25 +213,25 @@ async def test_without_a_session_posts_are_401_and_pages_send_you_to_sign_in(
 
 
 async def test_signing_out_ends_the_session_even_if_the_cookie_is_replayed(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
     sam = create_staff(db, name="Sam Carter")
-    client = browser()
+    client = staff_client()
     await client.sign_in(staff_email(db, sam))
     cookie = client.http.cookies.get("staff_session")
     assert (await client.post("/staff/sign-out", json_reply=False)).status_code == 303
-    replay = browser()
+    replay = staff_client()
     replay.http.cookies.set("staff_session", cookie or "", domain="127.0.0.1", path="/staff")
     assert (await replay.get("/staff")).status_code == 303
     assert (f"staff:{sam}", "staff.sign_out", {}) in audit_actions(db)
 
 
 async def test_a_new_password_ends_the_sessions_made_with_the_old_one(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
     sam = create_staff(db, name="Sam Carter")
     boss = create_staff(db, name="Robin Admin", role=StaffRole.admin)
-    client, admin = browser(), browser()
+    client, admin = staff_client(), staff_client()
     await client.sign_in(staff_email(db, sam))
     await admin.sign_in(staff_email(db, boss))
     reset = await admin.post(
@@ -239,16 +239,16 @@ async def test_a_new_password_ends_the_sessions_made_with_the_old_one(
     )
     assert reset.status_code == 303
     assert (await client.get("/staff")).status_code == 303
-    await browser().sign_in(staff_email(db, sam), "a brand new password")
+    await staff_client().sign_in(staff_email(db, sam), "a brand new password")
 
 
 # -- roles, and customers -----------------------------------------------------------------
 
 
 async def test_agents_cannot_reach_admin_pages_and_admins_can(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
-    agent, admin = browser(), browser()
+    agent, admin = staff_client(), staff_client()
     await agent.sign_in(staff_email(db, create_staff(db, name="Sam Carter")))
     await admin.sign_in(staff_email(db, create_staff(db, name="Robin Admin", role=StaffRole.admin)))
     for path in ("/staff/admin/staff", "/staff/admin/audit"):
@@ -282,9 +282,9 @@ async def test_a_customer_with_a_widget_session_gets_nothing_from_the_console(
 
 
 async def test_the_live_socket_refuses_other_sites(
-    browser: Callable[..., StaffClient], gateway: Gateway, db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], gateway: Gateway, db: sessionmaker[Session]
 ) -> None:
-    client = browser()
+    client = staff_client()
     await client.sign_in(staff_email(db, create_staff(db, name="Sam Carter")))
     ws_url = gateway.url.replace("http", "ws") + "/staff/ws"
     with pytest.raises(InvalidStatus):

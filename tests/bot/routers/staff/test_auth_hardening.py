@@ -36,10 +36,10 @@ async def gateway(start_guarded_gateway: Callable[..., Awaitable[Gateway]]) -> G
 
 
 async def test_guessing_from_one_address_does_not_refuse_the_admin_at_another(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
     admin = staff_email(db, create_staff(db, name="Robin Admin", role=StaffRole.admin))
-    attacker = browser(headers=ATTACKER)
+    attacker = staff_client(headers=ATTACKER)
     statuses = [(await attacker.try_sign_in(admin, "wrong password 123")).status_code for _ in range(7)]
     assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429]
     limited = await attacker.try_sign_in(admin, PASSWORD)  # the attacker is slowed, even if right
@@ -47,19 +47,19 @@ async def test_guessing_from_one_address_does_not_refuse_the_admin_at_another(
     # Back-off, not lock-out: the answer says how long, and so does Retry-After.
     assert int(limited.headers["retry-after"]) > 0 and "Please wait" in limited.text
     # The real admin, from the office, with the right password: in.
-    assert (await browser(headers=OFFICE).try_sign_in(admin, PASSWORD)).status_code == 303
+    assert (await staff_client(headers=OFFICE).try_sign_in(admin, PASSWORD)).status_code == 303
 
 
 async def test_a_known_good_browser_gets_in_even_from_the_attackers_address(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
     admin = staff_email(db, create_staff(db, name="Robin Admin", role=StaffRole.admin))
-    laptop = browser(headers=ATTACKER)
+    laptop = staff_client(headers=ATTACKER)
     await laptop.sign_in(admin)  # earlier, from the same café network
     device = laptop.http.cookies.get("staff_device")
     assert device
     await laptop.post("/staff/sign-out", json_reply=False)
-    attacker = browser(headers=ATTACKER)
+    attacker = staff_client(headers=ATTACKER)
     for _ in range(12):
         await attacker.try_sign_in(admin, "wrong password 123")
     assert (await attacker.try_sign_in(admin, PASSWORD)).status_code == 429
@@ -67,7 +67,7 @@ async def test_a_known_good_browser_gets_in_even_from_the_attackers_address(
     assert (await laptop.try_sign_in(admin, PASSWORD)).status_code == 303
     # The device cookie is bound to its account: it opens no bucket for another one.
     other = staff_email(db, create_staff(db, name="Sam Carter"))
-    elsewhere = browser(headers={"X-Forwarded-For": "192.0.2.50"})
+    elsewhere = staff_client(headers={"X-Forwarded-For": "192.0.2.50"})
     for _ in range(5):
         await elsewhere.try_sign_in(other, "wrong password 123")
     elsewhere.http.cookies.set("staff_device", device, domain="127.0.0.1", path="/staff/sign-in")
@@ -75,20 +75,20 @@ async def test_a_known_good_browser_gets_in_even_from_the_attackers_address(
 
 
 async def test_an_address_that_signed_in_before_is_not_refused_when_it_is_busy(
-    browser: Callable[..., StaffClient], db: sessionmaker[Session]
+    staff_client: Callable[..., StaffClient], db: sessionmaker[Session]
 ) -> None:
     admin = staff_email(db, create_staff(db, name="Robin Admin", role=StaffRole.admin))
-    first = browser(headers=OFFICE)
+    first = staff_client(headers=OFFICE)
     await first.sign_in(admin)
     # Someone on the same office network guesses many accounts: the address bucket runs dry.
-    noisy = browser(headers=OFFICE)
+    noisy = staff_client(headers=OFFICE)
     statuses = [(await noisy.try_sign_in(f"guess{i}@shop.example", "wrong 123")).status_code for i in range(11)]
     assert statuses[-1] == 429
     # A fresh browser (no device cookie) at the address the admin used before still gets in.
-    assert (await browser(headers=OFFICE).try_sign_in(admin, PASSWORD)).status_code == 303
+    assert (await staff_client(headers=OFFICE).try_sign_in(admin, PASSWORD)).status_code == 303
     # Another account, never used from here, is refused: the address limit still holds for guesses.
     other = staff_email(db, create_staff(db, name="Sam Carter"))
-    assert (await browser(headers=OFFICE).try_sign_in(other, PASSWORD)).status_code == 429
+    assert (await staff_client(headers=OFFICE).try_sign_in(other, PASSWORD)).status_code == 429
 
 
 # -- item 6: the live socket ends with the session -------------------------------------------
@@ -108,10 +108,10 @@ async def _closed_with(ws: Any, timeout: float = 5) -> int | None:
 
 @pytest.mark.parametrize("how", ["deactivate", "sign_out", "password"])
 async def test_the_live_socket_closes_when_the_session_ends(
-    how: str, browser: Callable[..., StaffClient], gateway: Gateway, db: sessionmaker[Session]
+    how: str, staff_client: Callable[..., StaffClient], gateway: Gateway, db: sessionmaker[Session]
 ) -> None:
     sam = create_staff(db, name="Sam Carter")
-    client = browser()
+    client = staff_client()
     await client.sign_in(staff_email(db, sam))
     ws_url = gateway.url.replace("http", "ws") + "/staff/ws"
     async with connect(ws_url, additional_headers={"Cookie": client.cookie_header()}) as ws:
@@ -127,7 +127,7 @@ async def test_the_live_socket_closes_when_the_session_ends(
         elif how == "sign_out":
             assert (await client.post("/staff/sign-out", json_reply=False)).status_code == 303
         else:
-            admin = browser()
+            admin = staff_client()
             await admin.sign_in(staff_email(db, create_staff(db, name="Robin Admin", role=StaffRole.admin)))
             changed = await admin.post(f"/staff/admin/staff/{sam}", {"password": "a brand new password"})
             assert changed.status_code in (200, 303)
