@@ -6,8 +6,10 @@ so this entry point adds it to Rasa's own argument list inside the process:
 `python -m rasa_ext.serve run --model ... --enable-api` with RASA_TOKEN set.
 The process's visible command line never holds it.
 
-It also installs rasa_ext.http_session: one kept HTTP session for Rasa's calls
-to the action server instead of a new one per call.
+It also installs two patches of Rasa's action calls: rasa_ext.http_session
+(one kept HTTP session instead of a new one per call) and
+rasa_ext.action_validation (the action server's answers checked with a schema
+validator built once, not rebuilt and re-checked on every call).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ def main() -> None:
     sys.argv = rasa_arguments(sys.argv[1:], os.environ.get("RASA_TOKEN", ""))
     from rasa.__main__ import main as rasa_main
 
-    from rasa_ext import http_session
+    from rasa_ext import action_validation, http_session
 
     http_session.install()
+    action_validation.install()
 
     rasa_main()
 

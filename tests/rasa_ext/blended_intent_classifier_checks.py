@@ -14,7 +14,7 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage  # noqa: E
 from rasa.engine.storage.resource import Resource  # noqa: E402
 from rasa.shared.nlu.constants import INTENT  # noqa: E402
 
-from rasa_ext.blended_intent_classifier import BlendedIntentClassifier  # noqa: E402
+from rasa_ext.blended_intent_classifier import BlendedIntentClassifier, _multinomial  # noqa: E402
 
 
 def check_classifier_predicts_and_ranks() -> None:
@@ -44,8 +44,11 @@ def check_classifier_uses_concept_flags_for_unseen_words() -> None:
 def check_classifier_averages_both_models() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         pipeline, classifier = trained(LocalModelStorage(Path(tmp)))
-        messages = pipeline.featurize(["where is my order"])
+        messages = pipeline.featurize(["where is my order", "hello", "i want my money back for the broken lamp"])
         names, blended = classifier.predict_proba(messages)
+        # The classifier's own arithmetic (weights laid out once) is the one compared here.
+        assert _multinomial(classifier._state["counts_model"]) and _multinomial(classifier._state["tfidf_model"])
+        assert set(classifier._weights) == {"counts_model", "tfidf_model"}
         counts, tfidf = classifier._views(classifier._blocks(messages))
         state = classifier._state
         expected = (state["counts_model"].predict_proba(counts) + state["tfidf_model"].predict_proba(tfidf)) / 2
