@@ -16,12 +16,23 @@ form, listen) followed by the last `keep_turns` customer turns verbatim. Later
 turns load the snapshot plus the events stored after it. The events table is
 untouched (full history, `retrieve_full_tracker`, exports); a real new
 session makes the snapshot stale and Rasa's own query applies again.
+
+Counting what is stored: Rasa's save counts the session's stored events (a
+query with a subquery) to know which of the tracker's events are new. A
+tracker this store loaded already knows: the events it was built from. The
+store remembers that number for the tracker object it handed out (a weak
+reference, one per conversation) and saves that object's later events without
+asking the database; any other tracker (a new one, one loaded earlier than the
+latest, one whose events did not all replay) is counted as Rasa counts it.
+Rasa's lock store keeps a conversation to one turn at a time, on one server,
+between that load and that save.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import weakref
 from typing import Any, Iterable, Iterator
 
 from rasa.core.tracker_store import SQLTrackerStore
@@ -117,6 +128,25 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
         if self.engine.dialect.name == "sqlite":
             self.engine = _pooled_sqlite(self.engine)
             self.sessionmaker = sessionmaker(bind=self.engine)
+        # sender id -> (the tracker object last handed out or saved, its events in the table)
+        self._stored: dict[str, tuple[weakref.ref, int]] = {}
+
+    # -- what is stored of a tracker --------------------------------------
+
+    def _remember(self, tracker: DialogueStateTracker, stored: int) -> None:
+        sender = tracker.sender_id
+
+        def forget(ref: weakref.ref, sender: str = sender) -> None:
+            if self._stored.get(sender, (None, 0))[0] is ref:
+                del self._stored[sender]
+
+        self._stored[sender] = (weakref.ref(tracker, forget), stored)
+
+    def _known_stored(self, tracker: DialogueStateTracker) -> int | None:
+        ref, stored = self._stored.get(tracker.sender_id, (None, 0))
+        if ref is None or ref() is not tracker or stored > len(tracker.events):
+            return None
+        return stored
 
     # -- bounded trackers -------------------------------------------------
 
@@ -148,13 +178,24 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
             return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
         with self.session_scope() as session:
             snapshot = self._snapshot(session, sender_id)
-            if snapshot is None:
-                return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
-            events = json.loads(snapshot.data)
-            events.extend(json.loads(row.data) for row in self._events_after(session, sender_id, snapshot.upto_event_id))
-        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+            if snapshot is None:  # Rasa's own query (SQLTrackerStore._retrieve)
+                rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+                events = [json.loads(row.data) for row in rows]
+            else:
+                events = json.loads(snapshot.data)
+                after = self._events_after(session, sender_id, snapshot.upto_event_id)
+                events.extend(json.loads(row.data) for row in after)
+        if not events:
+            return None
+        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        if len(tracker.events) == len(events):  # every stored event replayed: the count is exact
+            self._remember(tracker, len(events))
+        return tracker
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        stored = self._known_stored(tracker)
+        if stored is not None:
+            return itertools.islice(tracker.events, stored, len(tracker.events))
         snapshot = self._snapshot(session, tracker.sender_id)
         if snapshot is None:
             return super()._additional_events(session, tracker)
@@ -207,6 +248,7 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.commit()
+        self._remember(tracker, len(tracker.events))
         # The gateway channel answers with this turn's parse without loading the tracker again.
         turn_parse.saved(tracker)
         self._compact(tracker)

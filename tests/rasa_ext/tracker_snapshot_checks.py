@@ -147,6 +147,51 @@ def check_erasure_removes_snapshots_too() -> None:
             assert conn.execute("select count(*) from events").fetchone()[0] == 0
 
 
+def _user_texts(store: ErasingSQLTrackerStore, sender: str) -> list[str]:
+    full = asyncio.run(store.retrieve_full_tracker(sender))
+    return [e.text for e in full.events if isinstance(e, UserUttered)]
+
+
+def check_a_loaded_tracker_is_saved_without_counting_the_stored_events() -> None:
+    import sqlalchemy as sa
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = _store(Path(tmp) / "rasa.db", compact_after=400)
+        asyncio.run(_conversation(store, "c1", 3))
+        tracker = asyncio.run(store.retrieve("c1"))
+        _turn(tracker, 3)
+        statements: list[str] = []
+        sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        asyncio.run(store.save(tracker))
+        assert statements and not any(s.lstrip().upper().startswith("SELECT") for s in statements), statements
+        assert _user_texts(store, "c1") == [f"message {i}" for i in range(4)]
+        # Saved twice (Rasa may save a tracker again later in a turn): only what is new.
+        _turn(tracker, 4)
+        asyncio.run(store.save(tracker))
+        assert _user_texts(store, "c1") == [f"message {i}" for i in range(5)]
+
+
+def check_a_tracker_the_store_did_not_hand_out_last_is_counted_as_rasa_counts_it() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = _store(Path(tmp) / "rasa.db", compact_after=400)
+        asyncio.run(_conversation(store, "c1", 2))
+        first = asyncio.run(store.retrieve("c1"))
+        second = asyncio.run(store.retrieve("c1"))
+        _turn(second, 10)
+        asyncio.run(store.save(second))
+        # `first` is stale: as in Rasa, its events past the stored count are what it adds (none here).
+        _turn(first, 11)
+        asyncio.run(store.save(first))
+        assert _user_texts(store, "c1") == ["message 0", "message 1", "message 10"]
+        # A brand-new tracker (never loaded), saved twice, is stored once.
+        fresh = _start("c2")
+        asyncio.run(store.save(fresh))
+        asyncio.run(store.save(fresh))
+        with sqlite3.connect(Path(tmp) / "rasa.db") as db:
+            stored = db.execute("select count(*) from events where sender_id = 'c2'").fetchone()[0]
+        assert stored == len(fresh.events) == 3, stored
+
+
 def check_sqlite_runs_in_wal_mode() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "rasa.db"

@@ -1,0 +1,12 @@
+"""rasa_ext/crf_entity_extractor.py (the trained CRFs kept in the model, not re-fitted at load),
+tested in Rasa's own environment.
+
+`.venv-rasa` has Rasa but no pytest, so the checks live in crf_entity_extractor_checks.py and run
+there (tests/rasa_env/: one process for every checks module); each becomes a test.
+"""
+
+from __future__ import annotations
+
+from tests.rasa_env.harness import rasa_checks
+
+results, test_every_check_ran, test_check = rasa_checks("tests.rasa_ext.crf_entity_extractor_checks")
