@@ -26,6 +26,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.settings import ActionServerSettings, get_settings
+from crm.logs import install_json_handler
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +89,15 @@ def build_app(settings: ActionServerSettings, executor: ActionExecutor | None = 
     return app
 
 
+def configure_logging() -> None:
+    """The gateway's scrubbing JSON lines: a CRM error (a PostgreSQL DETAIL quoting a row) or
+    rasa-sdk's own messages must not put an e-mail address or phone number in the log.
+    rasa-sdk's Sanic app leaves logging to the process, so its loggers reach this handler too."""
+    install_json_handler("actions-json", "INFO")
+
+
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = get_settings()
     app = build_app(settings)
     logger.info("action server listening", extra={"host": settings.action_server_host, "port": settings.action_port})

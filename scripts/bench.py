@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.supervisor import Stack, free_port  # noqa: E402
-from scripts.bench_stats import Run, build_report, table, write_report  # noqa: E402
+from scripts.bench_stats import Run, build_report, cpu_profile, table, write_report  # noqa: E402
 
 RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
 BENCH_DIR = ROOT / "var" / "bench"
@@ -232,6 +232,28 @@ def rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and all its descendants, in seconds."""
+    total = 0.0
+    pending = [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            pending.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 async def time_to_first_answer(env: dict[str, str]) -> float:
     """Seconds from starting `python -m bot.supervisor` (what `make run` runs once
     set up) to the first bot answer over the widget's WebSocket."""
@@ -304,14 +326,25 @@ async def main() -> int:
     results: dict[str, Any] = {}
     rss: dict[str, float] = {}
 
-    async def runs(target: Target, prefix: str, kinds: tuple[str, ...] = ("sequential", "concurrent", "rate20")) -> None:
+    async def timed(name: str, load: Any, pids: dict[str, int]) -> None:
+        """One run, with the CPU each process (and this load generator) spent on it."""
+        before = {n: cpu_seconds(pid) for n, pid in pids.items()}
+        own = own_cpu_seconds()
+        run = await load
+        used = {n: cpu_seconds(pid) - before[n] for n, pid in pids.items()}
+        used["bench_client"] = own_cpu_seconds() - own
+        results[name] = {**run.summary(), **cpu_profile(used, run.messages, os.cpu_count() or 1)}
+
+    async def runs(
+        target: Target, prefix: str, pids: dict[str, int], kinds: tuple[str, ...] = ("sequential", "concurrent", "rate20")
+    ) -> None:
         await measure(target, 2, 1)  # warm-up: first predictions load lazily
         if "sequential" in kinds:
-            results[f"{prefix}_sequential"] = (await measure(target, 1, args.sequential)).summary()
+            await timed(f"{prefix}_sequential", measure(target, 1, args.sequential), pids)
         if "concurrent" in kinds:
-            results[f"{prefix}_concurrent"] = (await measure(target, args.concurrency, args.rounds)).summary()
+            await timed(f"{prefix}_concurrent", measure(target, args.concurrency, args.rounds), pids)
         if "rate20" in kinds:
-            results[f"{prefix}_rate20"] = (await measure_rate(target, args.rate, args.seconds)).summary()
+            await timed(f"{prefix}_rate20", measure_rate(target, args.rate, args.seconds), pids)
 
     # One server at a time, so no idle process competes for the two cores.
     default_port = free_port()
@@ -320,7 +353,7 @@ async def main() -> int:
         cwd=default_dir, env=env, url=f"http://127.0.0.1:{default_port}", log=work / "default.log",
     )
     try:
-        await runs(Target("default", urls=[f"http://127.0.0.1:{default_port}"]), "default")
+        await runs(Target("default", urls=[f"http://127.0.0.1:{default_port}"]), "default", {"rasa_default_bot": default.pid})
         rss["rasa_default_bot"] = rss_mb(default.pid)
     finally:
         await stop_process(default)
@@ -331,8 +364,9 @@ async def main() -> int:
     try:
         await stack.wait_healthy(240)
         token = env["RASA_TOKEN"]
-        await runs(Target("rasa", urls=[stack.rasa_url], token=token), "rasa")
-        await runs(Target("gateway", gateway_port=stack.gateway_port, secret=env["WIDGET_IDENTITY_SECRET"]), "gateway")
+        pids = {name: proc.pid for name, proc in stack.processes.items()}
+        await runs(Target("rasa", urls=[stack.rasa_url], token=token), "rasa", pids)
+        await runs(Target("gateway", gateway_port=stack.gateway_port, secret=env["WIDGET_IDENTITY_SECRET"]), "gateway", pids)
         rss.update({name: rss_mb(proc.pid) for name, proc in stack.processes.items()})
         # A second Rasa server of the project on the same tracker store, with
         # conversations spread over both (what RASA_SERVERS=2 would run).
@@ -341,7 +375,9 @@ async def main() -> int:
         command[command.index("-p") + 1] = str(second_port)
         second_url = f"http://127.0.0.1:{second_port}"
         second = await start_rasa_process(command, cwd=ROOT, env=stack.child_env(), url=second_url, log=work / "rasa2.log", token=token)
-        await runs(Target("rasa", urls=[stack.rasa_url, second_url], token=token), "rasa2", ("concurrent", "rate20"))
+        await runs(
+            Target("rasa", urls=[stack.rasa_url, second_url], token=token), "rasa2", {**pids, "rasa_second": second.pid}, ("concurrent", "rate20")
+        )
         rss["rasa_second"] = rss_mb(second.pid)
     finally:
         if second is not None:

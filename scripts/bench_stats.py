@@ -44,6 +44,20 @@ class Run:
         }
 
 
+def cpu_profile(cpu_seconds: dict[str, float], messages: int, cores: int) -> dict[str, Any]:
+    """CPU per message of each process during one run, and the most msg/s these cores could give
+    at that cost if every process ran in parallel with no wait (`cores` x 1000 / total ms)."""
+    if not messages:
+        return {}
+    per_message = {name: round(1000 * seconds / messages, 2) for name, seconds in cpu_seconds.items()}
+    total = sum(per_message.values())
+    return {
+        "cpu_ms_per_msg": per_message,
+        "cpu_ms_per_msg_total": round(total, 2),
+        "cores_ceiling_msgs_per_s": round(cores * 1000 / total, 1) if total else math.nan,
+    }
+
+
 def ratio(numerator: float, denominator: float) -> float | None:
     if not denominator or math.isnan(denominator) or math.isnan(numerator):
         return None
@@ -59,6 +73,10 @@ def ratios(results: dict[str, dict[str, float]]) -> dict[str, float | None]:
         "rasa_over_default_rasa_concurrent": ratio(get("rasa_concurrent", "msgs_per_s"), get("default_concurrent", "msgs_per_s")),
         "stack_over_rasa_concurrent": ratio(get("gateway_concurrent", "msgs_per_s"), get("rasa_concurrent", "msgs_per_s")),
         "rasa2_over_rasa1_concurrent": ratio(get("rasa2_concurrent", "msgs_per_s"), get("rasa_concurrent", "msgs_per_s")),
+        # The most two servers could give over one on these cores, at the CPU a message cost.
+        "rasa2_cores_ceiling_over_rasa1_concurrent": ratio(
+            get("rasa2_concurrent", "cores_ceiling_msgs_per_s"), get("rasa_concurrent", "msgs_per_s")
+        ),
         "gateway_p50_over_rasa_p50_sequential": ratio(get("gateway_sequential", "p50_ms"), get("rasa_sequential", "p50_ms")),
     }
 
@@ -118,10 +136,15 @@ def _no_nan(value: Any) -> Any:
 
 
 def table(report: dict[str, Any]) -> str:
-    lines = [f"{'run':28} {'msgs':>6} {'fail':>5} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"]
+    lines = [
+        f"{'run':28} {'msgs':>6} {'fail':>5} {'msg/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        f" {'CPU ms/msg':>10} {'ceiling':>8}  CPU ms/msg by process"
+    ]
     for name, r in report["results"].items():
+        by_process = " ".join(f"{k}={v}" for k, v in r.get("cpu_ms_per_msg", {}).items())
         lines.append(
             f"{name:28} {r['messages']:>6} {r['failures']:>5} {r['msgs_per_s']:>8.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f}"
+            f" {r.get('cpu_ms_per_msg_total', math.nan):>10.1f} {r.get('cores_ceiling_msgs_per_s', math.nan):>8.1f}  {by_process}"
         )
     lines.append("")
     lines.extend(f"{k:45} {v}" for k, v in report["ratios"].items())

@@ -214,3 +214,28 @@ def test_the_action_server_implements_every_action_the_domain_names() -> None:
     executor.register_package("actions")
     named = set(load_domain()["actions"])
     assert named and named <= set(executor.actions), named - set(executor.actions)
+
+
+def test_the_action_servers_log_lines_are_scrubbed_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """What rasa-sdk or a CRM error logs reaches stderr as the gateway's JSON lines, scrubbed."""
+    import logging
+
+    from actions.server import configure_logging
+
+    root = logging.getLogger()
+    before = list(root.handlers), root.level
+    try:
+        configure_logging()
+        detail = 'Key (email)=(ada.lovelace@example.com) already exists; call +44 20 7946 0958'
+        logging.getLogger("rasa_sdk.executor").error("action failed: %s", detail)
+        logging.getLogger("sanic.error").error("Exception occurred while handling uri: %s", detail)
+    finally:
+        for handler in list(root.handlers):
+            if handler not in before[0]:
+                root.removeHandler(handler)
+        root.setLevel(before[1])
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert [line["logger"] for line in lines] == ["rasa_sdk.executor", "sanic.error"], lines
+    for line in lines:
+        assert "ada.lovelace" not in line["msg"] and "7946" not in line["msg"], line
+        assert "[email]" in line["msg"] and "[phone]" in line["msg"], line

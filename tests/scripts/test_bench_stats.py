@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from scripts.bench_stats import Run, build_report, percentile, ratios, table, write_report
+from scripts.bench_stats import Run, build_report, cpu_profile, percentile, ratios, table, write_report
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -90,3 +90,21 @@ def test_written_json_has_the_required_keys_and_no_nan(tmp_path: Path) -> None:
     assert data["rss_mb"] == {"rasa": 800.0}
     assert data["startup_to_first_answer_s"] == 12.5
     assert "gateway_rate20" in table(report)
+
+
+def test_cpu_profile_gives_each_process_per_message_and_the_cores_ceiling() -> None:
+    profile = cpu_profile({"rasa": 2.0, "gateway": 1.0, "bench_client": 0.5}, messages=100, cores=2)
+    assert profile["cpu_ms_per_msg"] == {"rasa": 20.0, "gateway": 10.0, "bench_client": 5.0}
+    assert profile["cpu_ms_per_msg_total"] == 35.0
+    assert profile["cores_ceiling_msgs_per_s"] == 57.1  # 2 cores x 1000 ms / 35 ms
+    assert cpu_profile({"rasa": 1.0}, messages=0, cores=2) == {}
+
+
+def test_the_two_server_ceiling_is_reported_beside_the_measured_ratio() -> None:
+    one = {**_result(40.0), **cpu_profile({"rasa": 0.8, "actions": 0.1}, messages=40, cores=2)}
+    two = {**_result(50.0), **cpu_profile({"rasa": 0.8, "rasa_second": 0.3, "actions": 0.1}, messages=40, cores=2)}
+    report = build_report(date="d", machine="m", load="", results={"rasa_concurrent": one, "rasa2_concurrent": two}, rss_mb={}, startup_s=10.0)
+    assert report["ratios"]["rasa2_over_rasa1_concurrent"] == 1.25
+    # 30 ms a message on 2 cores: at most 66.7 msg/s, 1.67x the one server's 40.
+    assert report["ratios"]["rasa2_cores_ceiling_over_rasa1_concurrent"] == 1.67
+    assert "rasa_second=7.5" in table(report)
