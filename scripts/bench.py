@@ -286,6 +286,24 @@ async def time_to_first_answer(env: dict[str, str]) -> float:
         proc.wait(30)
 
 
+def bench_env(work: Path) -> dict[str, str]:
+    """The stack's settings for a measurement: scratch databases under `work`, no demo, quiet logs."""
+    return {
+        "DATABASE_URL": f"sqlite:///{work / 'crm.db'}",
+        "TRACKER_STORE_URL": f"sqlite:///{work / 'rasa.db'}",
+        "RASA_TOKEN": "bench-token-0123456789abcdef",
+        "WIDGET_IDENTITY_SECRET": "bench-widget-secret-0123456789",
+        "DEMO_MODE": "false",
+        "LOG_LEVEL": "WARNING",
+        # The benchmark measures the assistant, not the abuse limits: every
+        # conversation comes from 127.0.0.1.
+        "RATE_LIMIT_IP_PER_MINUTE": "1000000",
+        "RATE_LIMIT_IP_BURST": "100000",
+        "RATE_LIMIT_CONNECT_PER_MINUTE": "1000000",
+        "RATE_LIMIT_CONNECT_BURST": "100000",
+    }
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=20)
@@ -301,21 +319,7 @@ async def main() -> int:
     from crm.migrate import upgrade
 
     work = Path(tempfile.mkdtemp(prefix="juniper-bench-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{work / 'crm.db'}",
-        "TRACKER_STORE_URL": f"sqlite:///{work / 'rasa.db'}",
-        "RASA_TOKEN": "bench-token-0123456789abcdef",
-        "WIDGET_IDENTITY_SECRET": "bench-widget-secret-0123456789",
-        "DEMO_MODE": "false",
-        "LOG_LEVEL": "WARNING",
-        # The benchmark measures the assistant, not the abuse limits: every
-        # conversation comes from 127.0.0.1.
-        "RATE_LIMIT_IP_PER_MINUTE": "1000000",
-        "RATE_LIMIT_IP_BURST": "100000",
-        "RATE_LIMIT_CONNECT_PER_MINUTE": "1000000",
-        "RATE_LIMIT_CONNECT_BURST": "100000",
-    }
+    env = {**os.environ, **bench_env(work)}
     upgrade(env["DATABASE_URL"])
     with session_scope(env["DATABASE_URL"]) as session:
         seed_demo(session)
