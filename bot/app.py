@@ -310,6 +310,7 @@ def _rasa_client(http: httpx.AsyncClient, settings: GatewaySettings) -> RasaClie
             base_url=url,
             token=settings.rasa_token.get_secret_value(),
             timeout_seconds=settings.rasa_timeout_seconds,
+            max_in_flight=settings.rasa_max_in_flight,
         )
         for url in settings.rasa_servers
     ]

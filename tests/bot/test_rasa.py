@@ -148,3 +148,59 @@ async def test_check_url_names_the_problem() -> None:
         assert await check_url(http, "http://x/ok", timeout=1) == "ok"
         assert await check_url(http, "http://x/down", timeout=1) == "down"
         assert await check_url(http, "http://x/bad", timeout=1) == "http 502"
+
+
+@pytest.mark.asyncio
+async def test_at_most_max_in_flight_turns_reach_rasa_and_the_rest_are_served_in_order() -> None:
+    inside: list[str] = []
+    most = 0
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal most
+        sender = json.loads(request.content)["sender"]
+        inside.append(sender)
+        order.append(sender)
+        most = max(most, len(inside))
+        await release.wait()
+        inside.remove(sender)
+        return httpx.Response(200, json=[{"text": f"answer for {sender}"}])
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    rasa = RasaClient(http, base_url="http://rasa.test/", token="", timeout_seconds=5, max_in_flight=2)
+    turns = []
+    for i in range(6):
+        turns.append(asyncio.create_task(rasa.send(sender=f"c{i}", message="m", metadata=META)))
+        await asyncio.sleep(0.01)  # they arrive in this order
+    await asyncio.sleep(0.05)
+    assert sorted(inside) == ["c0", "c1"]  # the other four wait outside Rasa
+    release.set()
+    replies = await asyncio.gather(*turns)
+    assert [r[0].text for r in replies] == [f"answer for c{i}" for i in range(6)]
+    assert most == 2
+    assert order == [f"c{i}" for i in range(6)]  # first come, first served
+
+
+@pytest.mark.asyncio
+async def test_a_turn_that_waits_for_its_place_past_the_deadline_is_a_timeout() -> None:
+    release = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return httpx.Response(200, json=[{"text": "late"}])
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    rasa = RasaClient(http, base_url="http://rasa.test/", token="", timeout_seconds=0.3, max_in_flight=1)
+    first = asyncio.create_task(rasa.send(sender="a", message="m", metadata=META))
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    with pytest.raises(RasaFailure) as failure:
+        await rasa.send(sender="b", message="m", metadata=META)  # never admitted: "a" holds the place
+    assert failure.value.kind == "timeout"
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(RasaFailure):
+        await first  # Rasa itself never answered "a" in time either
+    release.set()
+    # The places were given back: a new turn is admitted and answered.
+    assert (await rasa.send(sender="c", message="m", metadata=META))[0].text == "late"
