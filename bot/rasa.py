@@ -101,13 +101,13 @@ class RasaClient:
     Rasa runs its turns on one event loop: with twenty in flight it interleaves them all, a turn
     with three action calls queues behind the others three times, and under load the slowest
     customers wait two to three times the average. Admitting a few at a time keeps Rasa busy
-    while one turn waits for the action server and serves the rest in order: at 20 concurrent
-    conversations p95 1,014-1,137 -> 496-645 ms, and more messages a second, as Rasa switches
-    between fewer turns (docs/performance.md, fourth round).
+    while some turns wait for the action server and serves the rest in order: at 20 concurrent
+    conversations p95 1,014-1,137 -> 694-710 ms with 6 (496-645 with 3, which was too few at 50
+    concurrent: Rasa then sat idle while all its turns waited for actions; docs/performance.md).
     """
 
     def __init__(
-        self, http: httpx.AsyncClient, *, base_url: str, token: str, timeout_seconds: float, max_in_flight: int = 3
+        self, http: httpx.AsyncClient, *, base_url: str, token: str, timeout_seconds: float, max_in_flight: int = 6
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")

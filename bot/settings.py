@@ -38,7 +38,7 @@ class GatewaySettings(CRMSettings):
     # Total time one Rasa turn may take before the customer gets the apology.
     rasa_timeout_seconds: float = Field(default=8.0, gt=0)
     # Turns sent to one Rasa server at once; the others wait in order (bot/rasa.py, RasaClient).
-    rasa_max_in_flight: int = Field(default=3, ge=1)
+    rasa_max_in_flight: int = Field(default=6, ge=1)
     health_timeout_seconds: float = Field(default=2.0, gt=0)
     # A message the assistant read with less confidence than this goes to the staff review queue.
     review_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
