@@ -10,7 +10,6 @@ from contextlib import contextmanager
 
 from crm.logs import (  # noqa: F401 - the gateway's modules and tests import these from here
     MAX_FIELD_CHARS,
-    ContextFilter,
     JsonFormatter,
     conversation_id_var,
     install_json_handler,

@@ -68,8 +68,8 @@ class PersistedCRFEntityExtractor(CRFEntityExtractor):
                     if tagger.tagger_ is None:
                         raise ValueError(f"no CRF model in {path}")
                     taggers[name] = tagger
-        except ValueError:
-            logger.warning("Failed to load %s from model storage: resource '%s' is missing.", cls.__name__, resource.name)
+        except ValueError as error:  # no such resource in the model, or a CRF file without a model
+            logger.warning("Failed to load %s from model storage (resource '%s'): %s", cls.__name__, resource.name, error)
             return cls(config, model_storage, resource)
         extractor = cls(config, model_storage, resource, taggers)
         extractor.crf_order = crf_order

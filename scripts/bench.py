@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 import websockets
@@ -215,38 +215,41 @@ async def measure_rate(target: Target, rate: float, seconds: float) -> Run:
     return run
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MiB."""
-    total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-            pending.extend(int(c) for c in children)
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return round(total / 1024, 1)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and all its descendants, in seconds."""
+def _tree_sum(pid: int, measure: Callable[[int], float]) -> float:
+    """`measure` of a process plus all its descendants; a process gone meanwhile counts nothing."""
     total = 0.0
     pending = [pid]
-    tick = os.sysconf("SC_CLK_TCK")
     while pending:
         current = pending.pop()
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            total += measure(current)
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
             pending.extend(int(c) for c in children)
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total
+
+
+def _rss_kib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MiB."""
+    return round(_tree_sum(pid, _rss_kib) / 1024, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and all its descendants, in seconds."""
+    return _tree_sum(pid, _cpu_s)
 
 
 def own_cpu_seconds() -> float:
