@@ -6,12 +6,13 @@ so this entry point adds it to Rasa's own argument list inside the process:
 `python -m rasa_ext.serve run --model ... --enable-api` with RASA_TOKEN set.
 The process's visible command line never holds it.
 
-It also installs three patches that make a turn cheaper, each documented in
+It also installs four patches that make a turn cheaper, each documented in
 its module with its patch point: rasa_ext.http_session (one kept HTTP session
 for the action calls instead of a new one per call), rasa_ext.action_validation
 (the action server's answers checked with a schema validator built once, not
-rebuilt and re-checked on every call) and rasa_ext.graph_runner (the model's
-graph run in order, without dask's scheduler).
+rebuilt and re-checked on every call), rasa_ext.graph_runner (the model's
+graph run in order, without dask's scheduler) and rasa_ext.rule_policy (rules
+matched against the last states only as far as the longest rule reaches).
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ def main() -> None:
 
     from rasa.__main__ import main as rasa_main
 
-    from rasa_ext import action_validation, graph_runner, http_session
+    from rasa_ext import action_validation, graph_runner, http_session, rule_policy
 
     http_session.install()
     action_validation.install()
     graph_runner.install()
+    rule_policy.install()
 
     rasa_main()
 

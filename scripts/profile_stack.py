@@ -10,8 +10,9 @@ py-spy is not a dependency of the project: install it where you like (`python3 -
 processes (`--gil`: only threads holding the GIL, i.e. Python's CPU, not waits) while the load
 runs, and this prints the functions with the largest share of samples, inclusive and self, and
 writes the raw samples to var/reports/spy-<process>.txt. Sampling slows the profiled process;
-read shares, not absolute times, from a profiled run. docs/performance.md (fourth round) has
-what this found.
+read shares, not absolute times, from a profiled run. `--wall` samples every thread, waits
+included (py-spy `--idle`), for where one message's latency goes (with `--concurrency 1`).
+docs/performance.md (fourth and fifth rounds) has what this found.
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ async def main() -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--py-spy", dest="py_spy", type=Path, help="path of a py-spy executable")
     parser.add_argument("--spy", action="append", default=[], help="process to sample: rasa, gateway, actions")
+    parser.add_argument(
+        "--wall",
+        action="store_true",
+        help="sample wall time (every thread, waits included: where a message's latency goes) instead of CPU",
+    )
     args = parser.parse_args()
 
     from bot.supervisor import Stack, free_port
@@ -103,7 +109,7 @@ async def main() -> int:
         before = {name: bench.cpu_seconds(pid) for name, pid in pids.items()}
         spies = {
             name: subprocess.Popen(
-                [str(args.py_spy), "record", "--gil", "-r", "200", "-f", "raw", "-o", str(reports / f"spy-{name}.txt"), "-p", str(pids[name])],
+                [str(args.py_spy), "record", *(["--idle"] if args.wall else ["--gil"]), "-r", "200", "-f", "raw", "-o", str(reports / f"spy-{name}.txt"), "-p", str(pids[name])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             for name in (args.spy if args.py_spy else [])

@@ -7,12 +7,16 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import scipy.sparse
+
 from tests.rasa_env.inside import run_checks
 from tests.rasa_ext.pipeline_support import TRAINING, Pipeline, context, trained, training_data
 
 from rasa.engine.storage.local_model_storage import LocalModelStorage  # noqa: E402
 from rasa.engine.storage.resource import Resource  # noqa: E402
-from rasa.shared.nlu.constants import INTENT  # noqa: E402
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT  # noqa: E402
+from rasa.shared.nlu.training_data.features import Features  # noqa: E402
 
 from rasa_ext.blended_intent_classifier import BlendedIntentClassifier, _multinomial  # noqa: E402
 
@@ -108,6 +112,48 @@ def check_message_missing_a_feature_block_still_classified() -> None:
         [message] = pipeline.featurize(["zzqx"])
         classifier.process([message])
         assert message.get(INTENT)["name"] in TRAINING
+
+
+def _matrix_path(classifier: BlendedIntentClassifier, messages: list) -> np.ndarray:
+    """sklearn's own predict_proba on the stacked sparse views (the reference for the fast path)."""
+    counts, tfidf = classifier._views(classifier._blocks(messages))
+    state = classifier._state
+    return (state["counts_model"].predict_proba(counts) + state["tfidf_model"].predict_proba(tfidf)) / 2
+
+
+def check_per_message_scores_equal_the_matrix_path() -> None:
+    # Every kind of row: all blocks, only the concept flag, nothing known at all, a long one.
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, classifier = trained(LocalModelStorage(Path(tmp)))
+        messages = pipeline.featurize(
+            ["where is my order", "reimbursement", "zzqx", "hello hello hello where is my parcel refund " * 4]
+        )
+        _, fast = classifier.predict_proba(messages)
+        assert fast.shape == (4, len(TRAINING))
+        assert abs(fast - _matrix_path(classifier, messages)).max() < 1e-12
+
+
+def check_duplicate_entries_and_dense_blocks_read_as_a_csr_matrix_reads_them() -> None:
+    # A featurizer may hand over a COO row with repeated columns (summed in CSR) or a dense row.
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, classifier = trained(LocalModelStorage(Path(tmp)))
+        [plain, duplicated, dense] = pipeline.featurize(["refund my parcel please"] * 3)
+        for index, features in enumerate(duplicated.features):
+            if features.type == FEATURE_TYPE_SENTENCE and scipy.sparse.issparse(features.features):
+                coo = features.features.tocoo()
+                halves = np.concatenate([coo.data / 2, coo.data / 2])
+                doubled = scipy.sparse.coo_matrix(
+                    (halves, (np.concatenate([coo.row, coo.row]), np.concatenate([coo.col, coo.col]))),
+                    shape=coo.shape,
+                )
+                duplicated.features[index] = Features(doubled, features.type, features.attribute, features.origin)
+        for index, features in enumerate(dense.features):
+            if features.type == FEATURE_TYPE_SENTENCE and scipy.sparse.issparse(features.features):
+                dense.features[index] = Features(
+                    features.features.toarray(), features.type, features.attribute, features.origin
+                )
+        _, fast = classifier.predict_proba([plain, duplicated, dense])
+        assert abs(fast - _matrix_path(classifier, [plain, plain, plain])).max() < 1e-12
 
 
 run_checks(globals())
