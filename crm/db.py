@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.util import identity_key
 
 from crm.settings import get_settings
 
@@ -83,3 +85,11 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def expire_loaded(session: Session, model: type, key: Any) -> None:
+    """A row an UPDATE statement changed: a copy this session already holds reloads on next use
+    (the statements that call this skip SQLAlchemy's own synchronisation, which costs a query)."""
+    loaded = session.identity_map.get(identity_key(model, key))
+    if loaded is not None:
+        session.expire(loaded)

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.core.messages import Button, OutboundMessage
 from crm.clock import as_utc, utcnow
 from crm.models import Conversation, Delivery, Message, Sender
+from crm.db import expire_loaded
 
 # How far back to look for the buttons a customer may press.
 _BUTTON_LOOKBACK = 20
@@ -130,9 +131,14 @@ def add_outbound(
 
 
 def touch(session: Session, conversation_id: str) -> None:
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is not None:
-        conversation.updated_at = utcnow()
+    """The conversation was active now (one UPDATE: no row loaded for it)."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    expire_loaded(session, Conversation, conversation_id)
 
 
 def is_suppressed(message: Message) -> bool:

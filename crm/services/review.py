@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc, utcnow
 from crm.models import AuditEntry, Message, ReviewItem, Sender
+from crm.db import expire_loaded
 from crm.services._sql import insert_if_absent
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -88,20 +89,39 @@ def record_reading(
     threshold: float,
 ) -> None:
     """Store how the assistant read a customer message; queue it for review if it was unsure."""
-    message = session.get(Message, message_id)
-    if message is None or message.sender != Sender.customer:
+    # Column reads and UPDATEs, not the ORM row: every turn ends here, and loading the
+    # message (and flushing it back) cost more than the rest of the turn's final write.
+    row = session.execute(select(Message.sender, Message.data).where(Message.id == message_id)).first()
+    if row is None or row.sender != Sender.customer:
         return
-    message.intent = intent[:60]
-    message.intent_confidence = confidence
-    message.data = {**(message.data or {}), "guesses": [[n, c] for n, c in ranking]}
-    item = session.scalar(select(ReviewItem).where(ReviewItem.message_id == message_id))
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(
+            intent=intent[:60],
+            intent_confidence=confidence,
+            data={**(row.data or {}), "guesses": [[n, c] for n, c in ranking]},
+        )
+        .execution_options(synchronize_session=False)
+    )
+    expire_loaded(session, Message, message_id)
+    item = session.execute(
+        select(ReviewItem.id, ReviewItem.guesses).where(ReviewItem.message_id == message_id)
+    ).first()
     if item is not None and not item.guesses:
         # Queued during the turn (a handoff) before the gateway knew the guesses.
-        item.guesses = _guesses(ranking)
-    if intent == FALLBACK_INTENT:
-        _queue(session, message=message, reason="fallback", now=utcnow())
-    elif confidence < threshold:
-        _queue(session, message=message, reason="low_confidence", now=utcnow())
+        session.execute(
+            update(ReviewItem)
+            .where(ReviewItem.id == item.id)
+            .values(guesses=_guesses(ranking))
+            .execution_options(synchronize_session=False)
+        )
+        expire_loaded(session, ReviewItem, item.id)
+    reason = "fallback" if intent == FALLBACK_INTENT else "low_confidence" if confidence < threshold else None
+    if reason is not None:
+        message = session.get(Message, message_id)
+        assert message is not None
+        _queue(session, message=message, reason=reason, now=utcnow())
 
 
 def queue_last_words(session: Session, *, conversation_id: str, reason: str) -> None:
