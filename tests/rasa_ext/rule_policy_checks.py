@@ -30,7 +30,11 @@ def _state(rng: random.Random, *, start: bool = False) -> dict[str, Any]:
     """A state as Rasa's featurizer writes them (and as rule keys hold them after a JSON round trip)."""
     state: dict[str, Any] = {}
     if not start:
-        state["prev_action"] = {"action_name": rng.choice(ACTIONS)}
+        # Mostly a named action; now and then a bot text, or a rule's "no action wanted".
+        state["prev_action"] = rng.choice(
+            [{"action_name": rng.choice(ACTIONS)}] * 8
+            + [{"action_text": "Hello!"}, {"action_name": SHOULD_NOT_BE_SET}]
+        )
     if rng.random() < 0.6:
         state["user"] = {"intent": rng.choice(INTENTS)}
     slots = {name: (1.0,) for name in SLOTS if rng.random() < 0.4}
@@ -103,6 +107,29 @@ def check_no_state_past_the_longest_rule_is_compared() -> None:
         rule_policy.get_possible_keys(policy, lookup, states)
         assert calls and max(calls) < 3, max(calls)
         assert len(calls) <= 3 * len(lookup)
+
+
+def check_the_newest_state_is_compared_only_with_rules_naming_its_action() -> None:
+    rng = random.Random(5)
+    with tempfile.TemporaryDirectory() as tmp:
+        lookup = _lookup(rng, 80)
+        policy = _policy(tmp, lookup)
+        compared: list[str] = []
+        applicable = policy._is_rule_applicable
+
+        def counting(key: str, turn_index: int, state: dict[str, Any]) -> bool:
+            if turn_index == 0:
+                compared.append(key)
+            return applicable(key, turn_index, state)
+
+        policy._is_rule_applicable = counting  # type: ignore[method-assign]
+        states = [_state(rng, start=True), {"prev_action": {"action_name": "action_track"}}]
+        rule_policy.get_possible_keys(policy, lookup, states)
+        names = {
+            (json.loads(key)[-1].get("prev_action") or {}).get("action_name") for key in compared
+        }
+        assert compared and names <= {"action_track", None, SHOULD_NOT_BE_SET}, names
+        assert len(compared) < len(lookup) / 2, len(compared)
 
 
 def check_empty_lookup_and_no_states() -> None:
