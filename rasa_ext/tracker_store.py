@@ -150,9 +150,16 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
 
     # -- bounded trackers -------------------------------------------------
 
-    def _snapshot(self, session: Any, sender_id: str) -> TrackerSnapshot | None:
-        """The sender's snapshot, unless a real session started after it."""
-        snapshot = session.get(TrackerSnapshot, sender_id)
+    def _snapshot(self, session: Any, sender_id: str) -> Any:
+        """The sender's snapshot (its `upto_event_id` and `data`), unless a real session started after it.
+
+        Read as two columns, not as an ORM object: every turn asks, and most
+        conversations have none (an identity-map lookup and an object per turn
+        cost 3-4 % of Rasa's CPU under load).
+        """
+        snapshot = session.execute(
+            sa.select(TrackerSnapshot.upto_event_id, TrackerSnapshot.data).where(TrackerSnapshot.sender_id == sender_id)
+        ).first()
         if snapshot is None:
             return None
         newer_start = (
@@ -234,20 +241,25 @@ class ErasingSQLTrackerStore(SQLTrackerStore):
             return
         # Rasa's own save, without counting the stored events a second time.
         await self.stream_events(tracker)
-        with self.session_scope() as session:
-            for event in new_events:
-                data = event.as_dict()
-                session.add(
-                    self.SQLEvent(
-                        sender_id=tracker.sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=data.get("parse_data", {}).get("intent", {}).get("name"),
-                        action_name=data.get("name"),
-                        data=json.dumps(data),
-                    )
-                )
-            session.commit()
+        rows = []
+        for event in new_events:
+            data = event.as_dict()
+            rows.append(
+                {
+                    "sender_id": tracker.sender_id,
+                    "type_name": event.type_name,
+                    "timestamp": data.get("timestamp"),
+                    "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+                    "action_name": data.get("name"),
+                    "data": json.dumps(data),
+                }
+            )
+        if rows:
+            # One INSERT for the turn's events (executemany), in their order, instead of an ORM
+            # object and a flush each: the same rows, about half of a save's CPU.
+            with self.session_scope() as session:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+                session.commit()
         self._remember(tracker, len(tracker.events))
         # The gateway channel answers with this turn's parse without loading the tracker again.
         turn_parse.saved(tracker)

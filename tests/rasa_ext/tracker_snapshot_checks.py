@@ -164,7 +164,13 @@ def check_a_loaded_tracker_is_saved_without_counting_the_stored_events() -> None
         sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
         asyncio.run(store.save(tracker))
         assert statements and not any(s.lstrip().upper().startswith("SELECT") for s in statements), statements
+        # The turn's events (listen, the message, the reply) in one INSERT, in their order.
+        inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+        assert len(inserts) == 1, statements
         assert _user_texts(store, "c1") == [f"message {i}" for i in range(4)]
+        with sqlite3.connect(Path(tmp) / "rasa.db") as db:
+            kinds = [row[0] for row in db.execute("select type_name from events where sender_id = 'c1' order by id")]
+        assert kinds[-3:] == [e.type_name for e in tracker.events][-3:], kinds
         # Saved twice (Rasa may save a tracker again later in a turn): only what is new.
         _turn(tracker, 4)
         asyncio.run(store.save(tracker))
