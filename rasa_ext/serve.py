@@ -40,14 +40,18 @@ def main() -> None:
 
     from rasa.__main__ import main as rasa_main
 
+    install_patches()
+    rasa_main()
+
+
+def install_patches() -> None:
+    """The patches Rasa runs with here (also what scripts/profile_turn.py profiles)."""
     from rasa_ext import action_validation, graph_runner, http_session, rule_policy
 
     http_session.install()
     action_validation.install()
     graph_runner.install()
     rule_policy.install()
-
-    rasa_main()
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ scripts/profile_actions.py replays).
 
 `--channel` sends each message through the gateway channel's webhook handler
 (rasa_ext/channel.py, as the gateway does) instead of `Agent.handle_message`,
-so what the channel adds (the parse header) is timed too. Rasa's action calls
-share one kept HTTP session (rasa_ext/http_session.py, as `rasa_ext.serve`
-installs it); `--new-session-per-call` profiles Rasa's own behaviour.
+so what the channel adds (the parse header) is timed too. Rasa runs with the
+patches `rasa_ext.serve` installs (`install_patches`): one kept HTTP session for
+the action calls, the action answers checked with a validator built once, the
+graph without dask, RulePolicy's indexed matching; `--new-session-per-call`
+profiles Rasa's own HTTP session behaviour.
 
 The gateway's own share is not here: `make bench` measures it as the
 difference between the widget and Rasa's webhook.
@@ -247,10 +249,11 @@ async def profile(
         from rasa.core.utils import AvailableEndpoints
 
         from rasa_ext import http_session
+        from rasa_ext.serve import install_patches
 
-        if kept_session:
-            http_session.install()
-        else:
+        # The Rasa the server runs (rasa_ext.serve): the same patches.
+        install_patches()
+        if not kept_session:
             http_session.uninstall()
         calls: list[dict[str, Any]] = []
         capture_action_calls(calls)

@@ -157,7 +157,8 @@ def check_serve_installs_the_patch() -> None:
 
     import rasa_ext.serve
 
-    assert "rule_policy.install()" in inspect.getsource(rasa_ext.serve.main)
+    assert "rule_policy.install()" in inspect.getsource(rasa_ext.serve.install_patches)
+    assert "install_patches()" in inspect.getsource(rasa_ext.serve.main)
 
 
 run_checks(globals())
