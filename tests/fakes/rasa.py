@@ -55,12 +55,15 @@ class FakeRasa:
 
     mode: "ok" (answer with `reply`), "down" (connection refused), "error" (HTTP 500),
     "malformed" (200 with a body that is not the REST list), "empty" (200 with []).
-    `delay` makes every answer slow; `delays` per message text overrides it.
+    `delay` makes every answer slow; `delays` per message text overrides it; `gates` holds
+    a message's answer until the test opens its event.
     """
 
     mode: str = "ok"
     delay: float = 0.0
     delays: dict[str, float] = field(default_factory=dict)
+    # A message whose text has a gate here waits until the test opens it (after any delay).
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
     reply: Callable[[RasaCall], list[dict[str, Any]]] = echo
     # How "Rasa" read each message, sent as our channel's X-Nlu-Parse header (None: no header).
     parse: Callable[[RasaCall], dict[str, Any] | None] = lambda _call: None
@@ -128,6 +131,9 @@ class FakeRasa:
         self.max_active_total = max(self.max_active_total, self.active_total)
         try:
             await asyncio.sleep(self.delays.get(call.message, self.delay))
+            gate = self.gates.get(call.message)
+            if gate is not None:
+                await gate.wait()
         finally:
             self.active[call.sender] -= 1
             self.active_total -= 1
