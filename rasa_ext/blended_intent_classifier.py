@@ -186,6 +186,8 @@ class BlendedIntentClassifier(IntentClassifier, ProjectComponent):
         """Intent names and, per message, the averaged probability of each."""
         assert self._state is not None
         names = list(self._state["counts_model"].classes_)
+        if not messages:
+            return names, np.zeros((0, len(names)))
         if _multinomial(self._state["counts_model"]) and _multinomial(self._state["tfidf_model"]):
             scores = np.array([self._scores(message) for message in messages])
             probabilities = (softmax(scores[:, 0, :], copy=False) + softmax(scores[:, 1, :], copy=False)) / 2

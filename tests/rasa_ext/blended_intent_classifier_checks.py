@@ -131,6 +131,8 @@ def check_per_message_scores_equal_the_matrix_path() -> None:
         _, fast = classifier.predict_proba(messages)
         assert fast.shape == (4, len(TRAINING))
         assert abs(fast - _matrix_path(classifier, messages)).max() < 1e-12
+        names, none = classifier.predict_proba([])
+        assert none.shape == (0, len(names))
 
 
 def check_duplicate_entries_and_dense_blocks_read_as_a_csr_matrix_reads_them() -> None:
