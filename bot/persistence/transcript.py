@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from bot.core.messages import Button, OutboundMessage
 from crm.clock import as_utc, utcnow
-from crm.models import Conversation, Delivery, Message, Sender
 from crm.db import expire_loaded
+from crm.models import Conversation, Delivery, Message, Sender
 
 # How far back to look for the buttons a customer may press.
 _BUTTON_LOOKBACK = 20

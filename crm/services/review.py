@@ -18,8 +18,8 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from crm.clock import as_utc, utcnow
-from crm.models import AuditEntry, Message, ReviewItem, Sender
 from crm.db import expire_loaded
+from crm.models import AuditEntry, Message, ReviewItem, Sender
 from crm.services._sql import insert_if_absent
 
 FALLBACK_INTENT = "nlu_fallback"
