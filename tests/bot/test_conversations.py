@@ -353,8 +353,7 @@ async def test_a_slow_rasa_gets_the_apology_out_within_the_deadline(
     outcome = await rig.service.handle(inbound(conversation.id, "1", "hello"))
     elapsed = time.monotonic() - started
     assert outcome is Outcome.failed
-    # Cut off at the 0.5 s deadline, not after Rasa's 10 s (bounded loosely: a busy CI machine).
-    assert elapsed < 5
+    assert elapsed < 0.5 + 0.5
     assert "having trouble answering" in rig.channel.texts(conversation.id)[0]
     assert metric(rig.metrics, "gateway_failures_total", {"kind": "timeout"}) == 1
     assert metric(rig.metrics, "gateway_rasa_latency_seconds_count") == 1
