@@ -39,17 +39,20 @@ from rasa_ext.component import ProjectComponent
 logger = logging.getLogger(__name__)
 
 
+def _sentence_features(message: Message) -> dict[str, Any]:
+    """The message's sentence features as its featurizers gave them, one block per featurizer
+    (by origin; the last one given if a featurizer gave two)."""
+    return {
+        f.origin: f.features for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE
+    }
+
+
 def _sentence_blocks(message: Message) -> dict[str, scipy.sparse.csr_matrix]:
     """The message's sentence features: a one-row matrix per featurizer (by origin)."""
-    blocks = {}
-    for features in message.features:
-        if features.attribute == TEXT and features.type == FEATURE_TYPE_SENTENCE:
-            blocks[features.origin] = scipy.sparse.csr_matrix(features.features, dtype=np.float64)
-    return blocks
-
-
-def _has_sentence_features(message: Message) -> bool:
-    return any(f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE for f in message.features)
+    return {
+        origin: scipy.sparse.csr_matrix(block, dtype=np.float64)
+        for origin, block in _sentence_features(message).items()
+    }
 
 
 def _nonzeros(features: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -217,11 +220,7 @@ class BlendedIntentClassifier(IntentClassifier, ProjectComponent):
         tfidf_weights = self._weights_of("tfidf_model")
         counts = np.array(counts_model.intercept_, dtype=np.float64)
         tfidf = np.array(tfidf_model.intercept_, dtype=np.float64)
-        # One block per featurizer, the last one given as in `_sentence_blocks`.
-        blocks = {
-            f.origin: f.features for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE
-        }
-        for origin, block in blocks.items():
+        for origin, block in _sentence_features(message).items():
             placed = self._layout.get(origin)
             if placed is None:
                 continue  # a featurizer the classifier was not trained with: `_blocks` ignores it too
@@ -265,7 +264,7 @@ class BlendedIntentClassifier(IntentClassifier, ProjectComponent):
         if self._state is None or "counts_model" not in self._state:
             return messages
         # Only messages with text: a payload like "/greet" has its intent already.
-        featurized = [m for m in messages if m.get(TEXT) and _has_sentence_features(m)]
+        featurized = [m for m in messages if m.get(TEXT) and _sentence_features(m)]
         if not featurized:
             return messages
         names, probabilities = self.predict_proba(featurized)
