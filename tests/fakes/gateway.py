@@ -72,6 +72,15 @@ class Gateway:
                     return sample.value
         return 0.0
 
+    async def metric_reaches(
+        self, name: str, labels: dict[str, str] | None, value: float, timeout: float = 5.0
+    ) -> None:
+        """Wait until a counter the gateway raises in the background has reached `value`
+        (a background turn finishes when it finishes: a fixed sleep races a busy machine)."""
+        deadline = time.monotonic() + timeout
+        while await self.metric(name, labels) < value and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
     def connect(
         self,
         *,

@@ -477,6 +477,7 @@ async def test_a_text_twilio_refuses_is_kept_and_counted_and_the_next_one_goes_o
     phone = Phone(STRANGER)
     await deliver(gateway, phone, "first")
     await settle(fake_rasa)
+    await gateway.metric_reaches("gateway_sms_not_sent_total", {"reason": "refused"}, 1)
     assert twilio.sent_to(STRANGER) == [] and len(twilio.requests) == 1
     assert await gateway.metric("gateway_sms_not_sent_total", {"reason": "refused"}) == 1
     conversation = only_conversation(db, STRANGER)
